@@ -1,0 +1,104 @@
+"""Thin entry points. `run(cfg)` does the work and is what tests call."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from garay.blueprint import Blueprint
+from garay.config import ConfigError, register_configs, validate
+from garay.genome import Genome
+from garay.report import genome_tables, plot_fitness
+from garay.runlog import SUMMARY, RunLog
+
+log = logging.getLogger("garay")
+register_configs()
+
+
+def _run_dir(run_dir: Path | str | None) -> Path:
+    if run_dir is not None:
+        return Path(run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path.cwd()
+
+
+def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
+    """Validate `cfg`, load the data, evolve, write the run directory; return the summary.
+
+    Raises ConfigError (before any training or Ray start) for a bad value.
+    """
+    validate(cfg)
+    from garay.cluster import make_evaluator
+    from garay.data import load_dataset
+    from garay.evolution import Evolution, GASettings
+    from garay.train import TrainSettings
+
+    out = _run_dir(run_dir)
+    runlog = RunLog(out)
+    started = time.perf_counter()
+    dataset = load_dataset(cfg.data)
+    log.info("data %s: %s, input shape %s, %d classes", dataset.name, dataset.sizes(),
+             dataset.input_shape, dataset.num_classes)
+    settings = TrainSettings(
+        epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+        noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s, conv_dim=cfg.blueprint.conv_dim,
+    )
+    with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
+        evolution = Evolution(
+            blueprint=Blueprint.from_config(cfg.blueprint),
+            ga=GASettings.from_config(cfg.ga),
+            evaluator=evaluator,
+            runlog=runlog,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            conv_dim=cfg.blueprint.conv_dim,
+            seed=cfg.seed,
+            run_id=uuid.uuid4().hex[:12],
+            progress=cfg.progress,
+        )
+        summary = evolution.run()
+    summary["config"] = OmegaConf.to_container(cfg, resolve=True)
+    summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
+                       "classes": list(dataset.classes)}
+    summary["workers"] = evaluator.num_workers
+    summary["total_seconds"] = round(time.perf_counter() - started, 3)
+    runlog.write(SUMMARY, summary)
+    plot_fitness(runlog.history(), out / "fitness.png", title=f"garay run {summary['run_id']}")
+    _print_best(summary, out)
+    return summary
+
+
+def _print_best(summary: dict[str, Any], out: Path) -> None:
+    best = summary["best"]
+    if "genome" not in best:
+        print("no genome was evaluated successfully")
+        return
+    print(f"\nBest architecture (validation accuracy {best['val_accuracy']:.4f}, "
+          f"test accuracy {best['test_accuracy']:.4f}, {best['params']} parameters, "
+          f"generation {best['generation']}):\n")
+    print(genome_tables(Genome.from_dict(best["genome"])))
+    print(f"\n{summary['evaluations']} evaluations in {summary['total_seconds']:.1f} s; run directory: {out}")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    """`garay [overrides]`: run one evolution."""
+    try:
+        run(cfg)
+    except ConfigError as exc:
+        print(f"garay: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Connecting to Ray and building the evaluator the `cluster` config group asks for."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from garay.data.dataset import Dataset
+from garay.train import TrainSettings
+from garay.workers import Evaluator, InProcessEvaluator, RayEvaluator
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Use the Ray instance already running in this process, join `address`, or start a
+    local instance (address null). Only what this function started is shut down."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": True}
+    if address is None:
+        kwargs["include_dashboard"] = False
+    ray.init(address=address, **kwargs)
+    log.info("Ray resources: %s", ray.cluster_resources())
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@contextmanager
+def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) -> Iterator[Evaluator]:
+    """The evaluator for `cluster.backend`, closed (actors killed, Ray shut down if we
+    started it) on the way out."""
+    if cluster_cfg.backend == "inprocess":
+        evaluator: Evaluator = InProcessEvaluator(dataset, settings, threads=cluster_cfg.cpus_per_worker)
+        try:
+            yield evaluator
+        finally:
+            evaluator.close()
+        return
+    with ray_session(cluster_cfg.address):
+        evaluator = RayEvaluator(
+            dataset,
+            settings,
+            num_workers=cluster_cfg.num_workers,
+            gpus_per_worker=cluster_cfg.gpus_per_worker,
+            cpus_per_worker=cluster_cfg.cpus_per_worker,
+            max_retries=cluster_cfg.max_retries,
+        )
+        try:
+            yield evaluator
+        finally:
+            evaluator.close()

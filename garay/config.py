@@ -1,0 +1,161 @@
+"""Structured configs (registered in Hydra's ConfigStore) and value validation.
+
+Hydra checks types against these dataclasses while composing; `validate` checks values
+and raises ConfigError naming the key and what is allowed, before Ray starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from garay.blueprint import ACTIVATIONS, CHOICE_FIELDS
+
+
+class ConfigError(ValueError):
+    """A config value outside what is allowed; the message names the key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+@dataclass
+class BlueprintConfig:
+    max_layers: int = 6
+    layer_sizes: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512])
+    activations: list[str] = field(default_factory=lambda: ["sigmoid", "relu", "leaky_relu", "swish"])
+    dropouts: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.25])
+    filters: list[int] = field(default_factory=lambda: [8, 16, 32, 64])
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 5, 7])
+    strides: list[int] = field(default_factory=lambda: [1, 2])
+    paddings: list[int] = field(default_factory=lambda: [0, 1])
+    pool_sizes: list[int] = field(default_factory=lambda: [2, 3])
+    conv_dim: int = 1
+
+
+@dataclass
+class GAConfig:
+    population_size: int = 10
+    generations: int = 4
+    num_parents: int = 4
+    mutation_rate: float = 0.2
+    conv_chance: float = 0.8
+    mode: str = "generational"
+    max_redraws: int = 100
+    tournament_size: int = 3
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    noise_level: float = 0.1
+    timeout_s: Optional[float] = None
+
+
+@dataclass
+class DataConfig:
+    name: str = "synthetic"
+    root: Optional[str] = None
+    seed: int = 0  # data generation and splits; apart from the run seed so reproductions share data
+    sample_rate: int = 8000
+    duration: float = 0.5
+    features: str = "logmel"
+    n_mels: int = 32
+    num_classes: int = 10
+    examples_per_class: int = 200
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+
+@dataclass
+class ClusterConfig:
+    address: Optional[str] = None
+    backend: str = "ray"
+    num_workers: Optional[int] = None
+    gpus_per_worker: float = 1.0
+    cpus_per_worker: int = 1
+    max_retries: int = 2
+
+
+@dataclass
+class Config:
+    blueprint: BlueprintConfig = MISSING
+    ga: GAConfig = MISSING
+    train: TrainConfig = MISSING
+    data: DataConfig = MISSING
+    cluster: ClusterConfig = MISSING
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+
+
+def register_configs() -> None:
+    """Register the schemas; each group's YAML names its schema in its defaults list."""
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="blueprint", name="blueprint_schema", node=BlueprintConfig)
+    cs.store(group="ga", name="ga_schema", node=GAConfig)
+    cs.store(group="train", name="train_schema", node=TrainConfig)
+    cs.store(group="data", name="data_schema", node=DataConfig)
+    cs.store(group="cluster", name="cluster_schema", node=ClusterConfig)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(key, message)
+
+
+def validate(cfg: Any) -> None:
+    """Check values (types were checked by Hydra). Raises ConfigError on the first bad key."""
+    ga, train, bp, cl = cfg.ga, cfg.train, cfg.blueprint, cfg.cluster
+    _check(0.0 <= ga.mutation_rate <= 1.0, "ga.mutation_rate", f"must be in [0, 1], got {ga.mutation_rate}")
+    _check(0.0 <= ga.conv_chance <= 1.0, "ga.conv_chance", f"must be in [0, 1], got {ga.conv_chance}")
+    _check(ga.population_size >= 2, "ga.population_size", f"must be at least 2, got {ga.population_size}")
+    _check(
+        2 <= ga.num_parents <= ga.population_size,
+        "ga.num_parents",
+        f"must be in [2, ga.population_size={ga.population_size}], got {ga.num_parents}",
+    )
+    _check(ga.generations >= 1, "ga.generations", f"must be at least 1, got {ga.generations}")
+    _check(ga.mode in ("generational", "async"), "ga.mode", f"must be one of generational, async; got {ga.mode!r}")
+    _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
+    _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
+    _check(train.epochs >= 1, "train.epochs", f"must be at least 1, got {train.epochs}")
+    _check(train.batch_size >= 1, "train.batch_size", f"must be at least 1, got {train.batch_size}")
+    _check(train.lr > 0, "train.lr", f"must be positive, got {train.lr}")
+    _check(train.noise_level >= 0, "train.noise_level", f"must be >= 0, got {train.noise_level}")
+    _check(
+        train.timeout_s is None or train.timeout_s > 0, "train.timeout_s", f"must be positive or null, got {train.timeout_s}"
+    )
+    _check(bp.max_layers >= 1, "blueprint.max_layers", f"must be at least 1, got {bp.max_layers}")
+    _check(bp.conv_dim in (1, 2), "blueprint.conv_dim", f"must be 1 or 2, got {bp.conv_dim}")
+    for name in CHOICE_FIELDS:
+        values = list(bp[name])
+        _check(len(values) > 0, f"blueprint.{name}", "must list at least one value")
+    for act in bp.activations:
+        _check(act in ACTIVATIONS, "blueprint.activations", f"unknown activation {act!r}; allowed: {', '.join(ACTIVATIONS)}")
+    for name, low in (("layer_sizes", 1), ("filters", 1), ("kernel_sizes", 1), ("strides", 1), ("pool_sizes", 1), ("paddings", 0)):
+        bad = [v for v in bp[name] if v < low]
+        _check(not bad, f"blueprint.{name}", f"values must be >= {low}, got {bad}")
+    bad = [v for v in bp.dropouts if not 0 <= v < 1]
+    _check(not bad, "blueprint.dropouts", f"values must be in [0, 1), got {bad}")
+    _check(cl.backend in ("ray", "inprocess"), "cluster.backend", f"must be one of ray, inprocess; got {cl.backend!r}")
+    _check(cl.num_workers is None or cl.num_workers >= 1, "cluster.num_workers", f"must be >= 1 or null, got {cl.num_workers}")
+    _check(cl.gpus_per_worker > 0, "cluster.gpus_per_worker", f"must be positive (1, or a fraction like 0.5), got {cl.gpus_per_worker}")
+    _check(
+        cl.gpus_per_worker <= 1 or float(cl.gpus_per_worker).is_integer(),
+        "cluster.gpus_per_worker",
+        f"must be a fraction <= 1 or a whole number, got {cl.gpus_per_worker}",
+    )
+    _check(cl.cpus_per_worker >= 1, "cluster.cpus_per_worker", f"must be at least 1, got {cl.cpus_per_worker}")
+    _check(cl.max_retries >= 0, "cluster.max_retries", f"must be >= 0, got {cl.max_retries}")
+    data = cfg.data
+    _check(data.name in ("synthetic", "fsdd", "folder", "npz"), "data.name", f"must be one of synthetic, fsdd, folder, npz; got {data.name!r}")
+    _check(data.features in ("logmel", "mfcc", "waveform"), "data.features", f"must be one of logmel, mfcc, waveform; got {data.features!r}")
+    _check(data.name == "synthetic" or data.root is not None, "data.root", f"is required for data={data.name}")

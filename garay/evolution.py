@@ -1,0 +1,236 @@
+"""The driver: the study's generational genetic algorithm over evaluators, with a
+checkpoint after every generation."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from garay.blueprint import Blueprint, sample_genome
+from garay.genome import Genome
+from garay.operators import Individual, crossover, mutate, select
+from garay.runlog import BEST, CHECKPOINT, RunLog
+from garay.shapes import is_valid, param_count
+from garay.train import evaluation_seed
+from garay.workers import Evaluator, Result, Task, evaluate_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GASettings:
+    population_size: int = 10
+    generations: int = 4
+    num_parents: int = 4
+    mutation_rate: float = 0.2
+    conv_chance: float = 0.8
+    max_redraws: int = 100
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "GASettings":
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__})
+
+
+class BreedingError(RuntimeError):
+    """No genome that fits the input was found within ga.max_redraws draws."""
+
+
+class Evolution:
+    """Generational evolution: evaluate, select, cross over, mutate, evaluate."""
+
+    def __init__(
+        self,
+        *,
+        blueprint: Blueprint,
+        ga: GASettings,
+        evaluator: Evaluator,
+        runlog: RunLog,
+        input_shape: tuple[int, int],
+        num_classes: int,
+        conv_dim: int = 1,
+        seed: int = 0,
+        run_id: str = "run",
+        progress: bool = True,
+    ):
+        self.blueprint, self.ga, self.evaluator, self.runlog = blueprint, ga, evaluator, runlog
+        self.input_shape, self.num_classes, self.conv_dim = input_shape, num_classes, conv_dim
+        self.seed, self.run_id, self.progress = seed, run_id, progress
+        self.rng = np.random.default_rng(seed)
+        self.population: list[Individual] = []
+        self.cache: dict[str, dict[str, Any]] = {}  # genome hash -> its evaluation record
+        self.generation = 0  # the next generation to run
+        self.redraws = 0
+        self.generation_stats: list[dict[str, Any]] = []
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        while self.generation < self.ga.generations:
+            self.step()
+        return self.summary(time.perf_counter() - start)
+
+    def step(self) -> None:
+        """One generation; the checkpoint is on disk when it returns."""
+        g = self.generation
+        if g == 0:
+            population = [Individual(genome) for genome in self.initial_genomes()]
+        else:
+            parents = select(self.population, self.ga.num_parents)
+            children = [Individual(child) for child in self.breed(parents)]
+            population = parents + children
+        self.population = self.evaluate(population, g)
+        self.generation = g + 1
+        fitness = [ind.fitness for ind in self.population]
+        stats = {"generation": g, "best": max(fitness), "median": statistics.median(fitness),
+                 "mean": statistics.fmean(fitness), "best_so_far": self.best()["fitness"]}
+        self.generation_stats.append(stats)
+        log.info("generation %d: best %.4f, median %.4f, best so far %.4f",
+                 g, stats["best"], stats["median"], stats["best_so_far"])
+        self.runlog.write(BEST, self.best())
+        self.runlog.write(CHECKPOINT, self.checkpoint())
+
+    # --- breeding -----------------------------------------------------------------------
+
+    def _valid(self, genome: Genome) -> bool:
+        return is_valid(genome, self.input_shape, self.num_classes, self.conv_dim)
+
+    def _draw_valid(self, draw: Callable[[], Genome], what: str) -> Genome:
+        """Draw until the genome fits the input, at most ga.max_redraws times."""
+        for _ in range(self.ga.max_redraws):
+            genome = draw()
+            if self._valid(genome):
+                return genome
+            self.redraws += 1
+        raise BreedingError(
+            f"no {what} fits inputs of shape {self.input_shape} in ga.max_redraws={self.ga.max_redraws} "
+            "draws; allow smaller kernels, strides or pool sizes in the blueprint, or longer inputs"
+        )
+
+    def initial_genomes(self) -> list[Genome]:
+        return [
+            self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng), "initial genome")
+            for _ in range(self.ga.population_size)
+        ]
+
+    def breed(self, parents: list[Individual]) -> list[Genome]:
+        """Children of random parent pairs fill the population back up."""
+
+        def child() -> Genome:
+            i, j = self.rng.choice(len(parents), size=2, replace=False)
+            kid = crossover(parents[i].genome, parents[j].genome, self.rng)
+            return mutate(kid, self.blueprint, self.ga.mutation_rate, self.rng, conv_chance=self.ga.conv_chance)
+
+        return [self._draw_valid(child, "child") for _ in range(self.ga.population_size - len(parents))]
+
+    # --- evaluation ---------------------------------------------------------------------
+
+    def evaluate(self, population: list[Individual], generation: int) -> list[Individual]:
+        """Send out only unevaluated genomes not seen before in this run; write each result
+        to history the moment it arrives; return the population with fitness filled in."""
+        tasks: dict[str, Task] = {}
+        for n, ind in enumerate(population):
+            h = ind.genome.hash
+            if ind.evaluated or h in self.cache or h in tasks:
+                continue
+            tasks[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
+        bar = _progress(len(tasks), f"gen {generation}", self.progress)
+        for result in evaluate_all(self.evaluator, list(tasks.values())):
+            record = self.record(result)
+            self.runlog.append(record)
+            self.cache[record["hash"]] = record
+            bar.update(1)
+            bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
+        bar.close()
+        return [ind if ind.evaluated else Individual(ind.genome, self.cache[ind.genome.hash]["fitness"])
+                for ind in population]
+
+    def record(self, result: Result) -> dict[str, Any]:
+        """The history.jsonl line of one finished evaluation."""
+        ev, task = result.evaluation, result.task
+        return {
+            "run_id": self.run_id,
+            "generation": task.generation,
+            "key": task.key,
+            "genome": task.genome.to_dict(),
+            "hash": task.genome.hash,
+            "fitness": ev.fitness,
+            "val_accuracy": ev.val_accuracy,
+            "test_accuracy": ev.test_accuracy,
+            "status": ev.status,
+            "error": ev.error,
+            "seconds": round(ev.seconds, 4),
+            "epochs": ev.epochs,
+            "params": ev.params or param_count(task.genome, self.input_shape, self.num_classes, self.conv_dim),
+            "seed": task.seed,
+            "worker": result.worker,
+            "node_id": result.node_id,
+            "gpu_ids": result.gpu_ids,
+            "cuda_visible_devices": result.cuda_visible_devices,
+            "attempts": result.attempts,
+            "finished_at": time.time(),
+        }
+
+    # --- results ------------------------------------------------------------------------
+
+    def best(self) -> dict[str, Any]:
+        """The fittest evaluation so far (ties: lower hash), as best.json holds it."""
+        done = [r for r in self.cache.values() if r["status"] == "ok"] or list(self.cache.values())
+        if not done:
+            return {"fitness": 0.0}
+        r = min(done, key=lambda r: (-r["fitness"], r["hash"]))
+        return {"genome": r["genome"], "hash": r["hash"], "fitness": r["fitness"],
+                "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"],
+                "params": r["params"], "generation": r["generation"]}
+
+    def checkpoint(self) -> dict[str, Any]:
+        """JSON state to continue from: population, generator state, evaluated hashes."""
+        return {
+            "run_id": self.run_id,
+            "seed": self.seed,
+            "next_generation": self.generation,
+            "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness} for ind in self.population],
+            "rng_state": self.rng.bit_generator.state,
+            "evaluated_hashes": sorted(self.cache),
+            "redraws": self.redraws,
+            "generation_stats": self.generation_stats,
+        }
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        statuses: dict[str, int] = {}
+        for r in self.cache.values():
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        return {
+            "run_id": self.run_id,
+            "seed": self.seed,
+            "mode": "generational",
+            "generations": self.generation,
+            "evaluations": len(self.cache),
+            "statuses": statuses,
+            "redraws": self.redraws,
+            "best": self.best(),
+            "generation_stats": self.generation_stats,
+            "wall_seconds": round(seconds, 3),
+        }
+
+
+class _NullBar:
+    def update(self, n: int = 1) -> None: ...
+
+    def set_postfix(self, **kw: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NullBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="eval", file=sys.stderr, leave=True, dynamic_ncols=True)

@@ -1,0 +1,131 @@
+"""Train one genome's network and score it: the unit of work a worker runs."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from garay.data.dataset import Dataset
+from garay.genome import Genome
+from garay.model import build_model, count_parameters
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What one evaluation needs to know (built from the `train` config group)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    noise_level: float = 0.1
+    timeout_s: float | None = None
+    conv_dim: int = 1
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of training one genome. `fitness` is the validation accuracy (0 when
+    the evaluation did not finish as `ok`)."""
+
+    fitness: float
+    val_accuracy: float
+    test_accuracy: float
+    status: str  # ok | diverged | failed | timeout
+    error: str | None
+    seconds: float
+    params: int
+    epochs: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DeviceData:
+    """The dataset as tensors on one device, moved there once per worker."""
+
+    def __init__(self, data: Dataset, device: torch.device | str):
+        self.device = torch.device(device)
+        self.input_shape = data.input_shape
+        self.num_classes = data.num_classes
+
+        def put(x, dtype):
+            # A copy: arrays from the object store are read-only, and the copy happens once.
+            return torch.tensor(x, dtype=dtype, device=self.device)
+
+        self.x_train, self.y_train = put(data.x_train, torch.float32), put(data.y_train, torch.long)
+        self.x_val, self.y_val = put(data.x_val, torch.float32), put(data.y_val, torch.long)
+        self.x_test, self.y_test = put(data.x_test, torch.float32), put(data.y_test, torch.long)
+
+
+def evaluation_seed(run_seed: int, genome_hash: str, generation: int) -> int:
+    """A 63-bit seed from (run seed, genome hash, generation): independent of which worker
+    trains the genome and when."""
+    digest = hashlib.sha256(f"{run_seed}:{genome_hash}:{generation}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start:start + batch_size])
+        correct += (logits.argmax(dim=1) == y[start:start + batch_size]).sum()
+    model.train()
+    return correct.item() / max(len(y), 1)
+
+
+def train_and_score(
+    genome: Genome, data: DeviceData | Dataset, settings: TrainSettings, device: str | torch.device, seed: int
+) -> Evaluation:
+    """Train `genome` with Adam on the training split, adding fresh Gaussian noise of std
+    `settings.noise_level` to every batch of every epoch (the study's augmentation), then
+    score validation (fitness) and test accuracy. Never raises for a bad genome: a NaN/inf
+    loss ends as `diverged`, any exception as `failed`, an overrun as `timeout`."""
+    start = time.perf_counter()
+    if not isinstance(data, DeviceData):
+        data = DeviceData(data, device)
+    params = 0
+    epochs_done = 0
+
+    def result(status: str, error: str | None, val: float = 0.0, test: float = 0.0) -> Evaluation:
+        fitness = val if status == "ok" else 0.0
+        return Evaluation(fitness, val, test, status, error, time.perf_counter() - start, params, epochs_done)
+
+    try:
+        torch.manual_seed(seed)
+        gen = torch.Generator(device=data.device).manual_seed(seed)
+        model = build_model(genome, data.input_shape, data.num_classes, settings.conv_dim).to(data.device)
+        params = count_parameters(model)
+        opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        loss_fn = nn.CrossEntropyLoss()
+        n = len(data.y_train)
+        for _ in range(settings.epochs):
+            order = torch.randperm(n, generator=gen, device=data.device)
+            epoch_loss = torch.zeros((), device=data.device)
+            for b in range(0, n, settings.batch_size):
+                idx = order[b:b + settings.batch_size]
+                x = data.x_train[idx]
+                if settings.noise_level > 0:
+                    x = x + settings.noise_level * torch.randn(
+                        x.shape, generator=gen, device=data.device, dtype=x.dtype
+                    )
+                loss = loss_fn(model(x), data.y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                epoch_loss += loss.detach()
+            epochs_done += 1
+            # One host sync per epoch, not per batch: NaN/inf anywhere poisons the sum.
+            if not math.isfinite(epoch_loss.item()):
+                return result("diverged", f"loss became non-finite in epoch {epochs_done}")
+            if settings.timeout_s is not None and time.perf_counter() - start > settings.timeout_s:
+                return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}")
+        return result("ok", None, accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test))
+    except Exception as exc:  # noqa: BLE001 - any failure of one genome must not end the run
+        return result("failed", f"{type(exc).__name__}: {exc}")

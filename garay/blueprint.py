@@ -5,7 +5,7 @@ Pure: every random choice comes from an explicit `numpy.random.Generator`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 import numpy as np
@@ -58,8 +58,7 @@ class Blueprint:
 
     def contains(self, gene: Gene) -> bool:
         """True when every parameter of `gene` is one of the blueprint's values."""
-        params = gene.__dataclass_fields__
-        return all(getattr(gene, p) in self.choices(p) for p in params)
+        return all(getattr(gene, f.name) in self.choices(f.name) for f in fields(gene))
 
 
 def _pick(values: tuple[Any, ...], rng: np.random.Generator) -> Any:

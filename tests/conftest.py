@@ -1,0 +1,58 @@
+"""Shared fixtures: the real Hydra config, composed and shrunk for tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+import garay.cli  # noqa: F401 - registers the structured configs
+
+REPO = Path(__file__).resolve().parents[1]
+FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
+
+# Tiny but real: a small population, one epoch, a small synthetic set, no progress bars.
+TINY = [
+    "ga.population_size=4",
+    "ga.generations=2",
+    "ga.num_parents=2",
+    "train.epochs=1",
+    "data.examples_per_class=40",
+    "progress=false",
+]
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    with initialize_config_module(config_module="garay.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def make_cfg() -> Callable[..., DictConfig]:
+    """Compose the real config with the tiny overrides plus the test's own."""
+    return lambda *overrides: compose_config(*TINY, *overrides)
+
+
+@pytest.fixture(scope="session")
+def fsdd_root() -> Path:
+    """The real FSDD recordings; in CI a missing folder fails rather than skips."""
+    if not FSDD.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"FSDD recordings missing at {FSDD}")
+        pytest.skip(f"FSDD recordings not found at {FSDD}")
+    return FSDD
+
+
+@pytest.fixture
+def ray_local():
+    """A fresh local Ray instance with 2 CPUs (and no GPUs), shut down afterwards."""
+    import ray
+
+    ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

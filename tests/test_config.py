@@ -1,0 +1,60 @@
+import subprocess
+import sys
+
+import pytest
+
+from garay.cli import run
+from garay.config import ConfigError, validate
+from tests.conftest import compose_config
+
+
+def test_default_config_is_the_studys():
+    cfg = compose_config()
+    validate(cfg)
+    assert (cfg.ga.population_size, cfg.ga.generations, cfg.ga.num_parents) == (10, 4, 4)
+    assert (cfg.ga.mutation_rate, cfg.ga.conv_chance, cfg.train.noise_level) == (0.2, 0.8, 0.1)
+    assert cfg.blueprint.max_layers == 6
+    assert list(cfg.blueprint.layer_sizes) == [8, 16, 32, 64, 128, 256, 512]
+    assert list(cfg.blueprint.activations) == ["sigmoid", "relu", "leaky_relu", "swish"]
+    assert cfg.data.name == "synthetic" and cfg.cluster.address is None and cfg.cluster.backend == "ray"
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("ga.mutation_rate=1.5", "ga.mutation_rate"),
+        ("ga.mutation_rate=-0.1", "ga.mutation_rate"),
+        ("ga.population_size=1", "ga.population_size"),
+        ("ga.num_parents=1", "ga.num_parents"),
+        ("ga.num_parents=11", "ga.num_parents"),
+        ("blueprint.filters=[]", "blueprint.filters"),
+        ("blueprint.activations=[relu,softsign]", "blueprint.activations"),
+        ("train.noise_level=-1", "train.noise_level"),
+        ("train.epochs=0", "train.epochs"),
+        ("ga.mode=islands", "ga.mode"),
+        ("cluster.backend=spark", "cluster.backend"),
+        ("cluster.gpus_per_worker=0", "cluster.gpus_per_worker"),
+    ],
+)
+def test_bad_values_name_their_key(override, key, tmp_path):
+    cfg = compose_config(override)
+    with pytest.raises(ConfigError) as err:
+        run(cfg, run_dir=tmp_path)
+    assert err.value.key == key and str(err.value).startswith(key)
+    assert not (tmp_path / "history.jsonl").exists()
+
+
+def test_wrong_type_is_rejected_while_composing():
+    with pytest.raises(Exception, match="ga.population_size|population_size"):
+        compose_config("ga.population_size=many")
+
+
+def test_cli_exits_2_with_one_line_naming_the_key(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "garay.cli", "ga.mutation_rate=1.5", f"hydra.run.dir={tmp_path}"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "ga.mutation_rate" in lines[0] and "[0, 1]" in lines[0]
+    assert "Ray" not in proc.stdout + proc.stderr

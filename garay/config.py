@@ -51,7 +51,7 @@ class GAConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 32
     lr: float = 1e-3
     noise_level: float = 0.1
@@ -68,7 +68,7 @@ class DataConfig:
     features: str = "logmel"
     n_mels: int = 32
     num_classes: int = 10
-    examples_per_class: int = 200
+    examples_per_class: int = 400
     val_fraction: float = 0.2
     test_fraction: float = 0.2
 

@@ -41,7 +41,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
     from garay.evolution import Evolution, GASettings
-    from garay.train import TrainSettings
+    from garay.evaluation import TrainSettings
 
     out = _run_dir(run_dir)
     runlog = RunLog(out)

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from garay.data.dataset import Dataset
-from garay.train import TrainSettings
+from garay.evaluation import TrainSettings
 from garay.workers import Evaluator, InProcessEvaluator, RayEvaluator
 
 log = logging.getLogger(__name__)
 
 
+def _code_runtime_env() -> dict[str, Any]:
+    """Ship this garay package to every node (Ray uploads it once, content-addressed), so a
+    cluster's nodes need garay's dependencies installed but not garay itself."""
+    import garay
+
+    return {"py_modules": [str(Path(garay.__file__).parent)]}
+
+
 @contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
-    """Use the Ray instance already running in this process, join `address`, or start a
-    local instance (address null). Only what this function started is shut down."""
+def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None]:
+    """Use the Ray instance already running in this process, join `address` (`auto`,
+    `host:port` or `ray://host:port`), or start a local instance (address null). Only what
+    this function started is shut down."""
     import ray
 
     if ray.is_initialized():
@@ -25,6 +35,8 @@ def ray_session(address: str | None) -> Iterator[None]:
     kwargs: dict[str, Any] = {"log_to_driver": True}
     if address is None:
         kwargs["include_dashboard"] = False
+    elif ship_code:
+        kwargs["runtime_env"] = _code_runtime_env()
     ray.init(address=address, **kwargs)
     log.info("Ray resources: %s", ray.cluster_resources())
     try:
@@ -44,7 +56,7 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
         finally:
             evaluator.close()
         return
-    with ray_session(cluster_cfg.address):
+    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code):
         evaluator = RayEvaluator(
             dataset,
             settings,
@@ -52,6 +64,7 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             gpus_per_worker=cluster_cfg.gpus_per_worker,
             cpus_per_worker=cluster_cfg.cpus_per_worker,
             max_retries=cluster_cfg.max_retries,
+            start_timeout_s=cluster_cfg.start_timeout_s,
         )
         try:
             yield evaluator

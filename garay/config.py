@@ -71,6 +71,12 @@ class DataConfig:
     examples_per_class: int = 400
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    n_mfcc: int = 20  # features=mfcc: coefficients per frame (<= n_mels)
+    split: str = "random"  # random | official (fsdd takes, npz `split`) | speaker
+    test_speakers: list[str] = field(default_factory=list)  # split=speaker: held-out test speakers
+    val_speakers: list[str] = field(default_factory=list)  # split=speaker; empty: drawn from the rest
+    cache_dir: Optional[str] = None  # feature cache; null: $XDG_CACHE_HOME/garay or ~/.cache/garay
+    skip_bad: bool = False  # skip unreadable or misnamed files with a warning instead of stopping
 
 
 @dataclass
@@ -81,6 +87,8 @@ class ClusterConfig:
     gpus_per_worker: float = 1.0
     cpus_per_worker: int = 1
     max_retries: int = 2
+    ship_code: bool = True
+    start_timeout_s: float = 600.0
 
 
 @dataclass
@@ -154,8 +162,28 @@ def validate(cfg: Any) -> None:
         f"must be a fraction <= 1 or a whole number, got {cl.gpus_per_worker}",
     )
     _check(cl.cpus_per_worker >= 1, "cluster.cpus_per_worker", f"must be at least 1, got {cl.cpus_per_worker}")
+    _check(cl.start_timeout_s > 0, "cluster.start_timeout_s", f"must be positive, got {cl.start_timeout_s}")
     _check(cl.max_retries >= 0, "cluster.max_retries", f"must be >= 0, got {cl.max_retries}")
     data = cfg.data
     _check(data.name in ("synthetic", "fsdd", "folder", "npz"), "data.name", f"must be one of synthetic, fsdd, folder, npz; got {data.name!r}")
     _check(data.features in ("logmel", "mfcc", "waveform"), "data.features", f"must be one of logmel, mfcc, waveform; got {data.features!r}")
     _check(data.name == "synthetic" or data.root is not None, "data.root", f"is required for data={data.name}")
+    _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")
+    _check(data.duration > 0, "data.duration", f"must be positive (seconds), got {data.duration}")
+    _check(data.n_mels >= 1, "data.n_mels", f"must be at least 1, got {data.n_mels}")
+    _check(1 <= data.n_mfcc <= data.n_mels, "data.n_mfcc", f"must be in [1, data.n_mels={data.n_mels}], got {data.n_mfcc}")
+    # Fitness is validation accuracy and the report is test accuracy: neither may be empty.
+    _check(0 < data.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {data.val_fraction}")
+    _check(0 < data.test_fraction < 1, "data.test_fraction", f"must be in (0, 1), got {data.test_fraction}")
+    _check(
+        data.val_fraction + data.test_fraction < 1,
+        "data.test_fraction",
+        f"data.val_fraction + data.test_fraction must be < 1, got {data.val_fraction + data.test_fraction}",
+    )
+    splits = {"synthetic": ("random",), "folder": ("random",), "fsdd": ("official", "speaker", "random"),
+              "npz": ("official", "speaker", "random")}.get(data.name, ("random",))
+    _check(data.split in splits, "data.split", f"must be one of {', '.join(splits)} for data={data.name}; got {data.split!r}")
+    if data.split == "speaker":
+        _check(len(data.test_speakers) > 0, "data.test_speakers", "must name at least one speaker for data.split=speaker")
+        both = sorted(set(data.test_speakers) & set(data.val_speakers))
+        _check(not both, "data.val_speakers", f"must not share speakers with data.test_speakers; both hold {both}")

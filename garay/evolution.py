@@ -17,7 +17,7 @@ from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
 from garay.runlog import BEST, CHECKPOINT, RunLog
 from garay.shapes import is_valid, param_count
-from garay.train import evaluation_seed
+from garay.evaluation import evaluation_seed
 from garay.workers import Evaluator, Result, Task, evaluate_all
 
 log = logging.getLogger(__name__)

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from garay.data.dataset import Dataset
+from garay.evaluation import Evaluation, TrainSettings, evaluation_seed  # noqa: F401 - re-exported
 from garay.genome import Genome
 from garay.model import build_model, count_parameters
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """What one evaluation needs to know (built from the `train` config group)."""
-
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    noise_level: float = 0.1
-    timeout_s: float | None = None
-    conv_dim: int = 1
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The outcome of training one genome. `fitness` is the validation accuracy (0 when
-    the evaluation did not finish as `ok`)."""
-
-    fitness: float
-    val_accuracy: float
-    test_accuracy: float
-    status: str  # ok | diverged | failed | timeout
-    error: str | None
-    seconds: float
-    params: int
-    epochs: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DeviceData:
@@ -60,13 +29,6 @@ class DeviceData:
         self.x_train, self.y_train = put(data.x_train, torch.float32), put(data.y_train, torch.long)
         self.x_val, self.y_val = put(data.x_val, torch.float32), put(data.y_val, torch.long)
         self.x_test, self.y_test = put(data.x_test, torch.float32), put(data.y_test, torch.long)
-
-
-def evaluation_seed(run_seed: int, genome_hash: str, generation: int) -> int:
-    """A 63-bit seed from (run seed, genome hash, generation): independent of which worker
-    trains the genome and when."""
-    digest = hashlib.sha256(f"{run_seed}:{genome_hash}:{generation}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 @torch.no_grad()

@@ -1,19 +1,23 @@
-"""Evaluators: who trains the genomes. An in-process evaluator, and a Ray evaluator whose
-long-lived actors (one per GPU, a slice of one, or a CPU share) hold the dataset on their
-device for the whole run and stream results back with `ray.wait`."""
+"""Evaluators: who trains the genomes.
+
+An in-process evaluator, and a Ray evaluator whose long-lived actors (one per GPU, a slice
+of one, or a CPU share) take the dataset from the object store once, keep it on their
+device for the whole run, and stream results back through `ray.wait`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from garay.data.dataset import Dataset
+from garay.evaluation import Evaluation, TrainSettings
 from garay.genome import Genome
-from garay.train import Evaluation, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,8 @@ class Task:
     key: str
     genome: Genome
     seed: int
-    generation: int
+    generation: int | None = None
+    birth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,8 @@ def evaluate_all(evaluator: Evaluator, tasks: Sequence[Task]) -> Iterator[Result
         yield evaluator.next_result()
 
 
-class _Trainer:
-    """The dataset on one device plus the settings: what every worker holds."""
+class TorchTrainer:
+    """What a worker holds: the dataset as tensors on its device, and the settings."""
 
     def __init__(self, dataset: Dataset, settings: TrainSettings, threads: int, gpu_fraction: float | None = None):
         import torch
@@ -71,26 +76,34 @@ class _Trainer:
         from garay.train import DeviceData
 
         torch.set_num_threads(threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and gpu_fraction is not None and gpu_fraction < 1:
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "cuda" and gpu_fraction is not None and gpu_fraction < 1:
             # Several workers share this GPU: cap each at its share so one cannot starve the rest.
             torch.cuda.set_per_process_memory_fraction(gpu_fraction)
-        self.device = device
         self.settings = settings
-        self.data = DeviceData(dataset, device)
+        self.data = DeviceData(dataset, self.device)
 
     def run(self, task: Task) -> Evaluation:
         from garay.train import train_and_score
 
         return train_and_score(task.genome, self.data, self.settings, self.device, task.seed)
 
+    def peak_memory(self) -> int:
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else 0
+
+
+TrainerFactory = Callable[[Dataset, TrainSettings, int, "float | None"], Any]
+
 
 class InProcessEvaluator:
     """Trains tasks one at a time in this process (`cluster.backend=inprocess`)."""
 
-    def __init__(self, dataset: Dataset, settings: TrainSettings, *, threads: int = 1):
+    def __init__(self, dataset: Dataset, settings: TrainSettings, *, threads: int = 1,
+                 trainer: TrainerFactory = TorchTrainer):
         self.num_workers = 1
-        self._trainer = _Trainer(dataset, settings, threads)
+        self._trainer = trainer(dataset, settings, threads, None)
         self._queue: deque[Task] = deque()
 
     def submit(self, task: Task) -> None:
@@ -102,8 +115,7 @@ class InProcessEvaluator:
 
     def next_result(self) -> Result:
         task = self._queue.popleft()
-        evaluation = self._trainer.run(task)
-        return Result(task, evaluation, worker=f"inprocess@{socket.gethostname()}")
+        return Result(task, self._trainer.run(task), worker=f"inprocess@{socket.gethostname()}")
 
     def close(self) -> None:
         self._queue.clear()
@@ -112,35 +124,53 @@ class InProcessEvaluator:
 def _worker_class() -> Any:
     import ray
 
-    @ray.remote
+    @ray.remote(max_restarts=0)
     class EvalWorker:
         """A long-lived actor: loads the dataset onto its device once, then trains tasks."""
 
-        def __init__(self, name: str, dataset: Dataset, settings: TrainSettings, threads: int, gpu_fraction: float | None):
+        def __init__(self, name: str, dataset: Dataset, settings: TrainSettings, threads: int,
+                     gpu_fraction: float | None, trainer: TrainerFactory):
             self.name = name
-            self.trainer = _Trainer(dataset, settings, threads, gpu_fraction)
+            self.trainer = trainer(dataset, settings, threads, gpu_fraction)
+
+        def ready(self) -> dict[str, Any]:
+            """Where this actor landed: node, GPU ids, CUDA_VISIBLE_DEVICES, pid."""
+            return {
+                "name": self.name,
+                "node_id": ray.get_runtime_context().get_node_id(),
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "pid": os.getpid(),
+            }
 
         def evaluate(self, task: Task) -> Result:
-            ctx = ray.get_runtime_context()
-            return Result(
-                task,
-                self.trainer.run(task),
-                worker=self.name,
-                node_id=ctx.get_node_id(),
-                gpu_ids=[str(g) for g in ray.get_gpu_ids()],
-                cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-            )
+            info = self.ready()
+            return Result(task, self.trainer.run(task), worker=self.name, node_id=info["node_id"],
+                          gpu_ids=info["gpu_ids"], cuda_visible_devices=info["cuda_visible_devices"])
 
-        def pid(self) -> int:
-            return os.getpid()
+        def peak_memory(self) -> int:
+            return self.trainer.peak_memory() if hasattr(self.trainer, "peak_memory") else 0
 
     return EvalWorker
 
 
+@dataclass
+class _Flight:
+    slot: int
+    task: Task
+    attempt: int
+    started: float
+
+
 class RayEvaluator:
-    """Ray actors, each with its resource request; tasks queue on the driver and go to
-    whichever actor is free. An actor that dies has its task re-queued on a fresh actor
-    up to `max_retries` times; then the task ends as `failed` with the reason."""
+    """A pool of Ray actors; tasks queue on the driver and go to whichever actor is ready.
+
+    Faults: when an actor dies (process killed, out of memory, node lost) its task is
+    re-queued, on a live actor or the slot's restarted one, up to `max_retries` times, then
+    ends as `failed` with the reason. A task running past `hard_timeout_s` has its actor
+    killed and ends as `timeout` (training itself stops at `train.timeout_s`, checked per
+    epoch; the hard limit catches an epoch that never ends).
+    """
 
     def __init__(
         self,
@@ -151,45 +181,88 @@ class RayEvaluator:
         gpus_per_worker: float = 1.0,
         cpus_per_worker: int = 1,
         max_retries: int = 2,
+        trainer: TrainerFactory = TorchTrainer,
+        start_timeout_s: float = 600.0,
     ):
         import ray
 
         self._ray = ray
         resources = ray.cluster_resources()
-        gpus = float(resources.get("GPU", 0))
-        cpus = float(resources.get("CPU", 1))
+        gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
         self.gpus_per_worker = gpus_per_worker if gpus > 0 else 0.0
         if num_workers is None:
-            if gpus > 0:
-                num_workers = max(1, int(gpus / gpus_per_worker + 1e-9))
-            else:
-                num_workers = max(1, int(cpus // cpus_per_worker))
-        self.num_workers = num_workers
+            num_workers = int(gpus / gpus_per_worker + 1e-9) if gpus > 0 else int(cpus // cpus_per_worker)
+        self.num_workers = max(1, num_workers)
         self.cpus_per_worker = cpus_per_worker
         self.max_retries = max_retries
-        self._dataset_ref = ray.put(dataset)  # once; every actor reads it from the object store
+        self.start_timeout_s = start_timeout_s
+        self.hard_timeout_s = None if settings.timeout_s is None else settings.timeout_s * 1.25 + 10
+        self._trainer = trainer
         self._settings = settings
+        self._dataset_ref = ray.put(dataset)  # once; every actor reads it from the object store
         self._cls = _worker_class()
-        self._actors: list[Any] = [self._start_actor(i) for i in range(num_workers)]
-        self._idle: deque[int] = deque(range(num_workers))
+        self._actors: list[Any] = [None] * self.num_workers
+        self._starting: dict[Any, int] = {}  # ready() ref -> slot
+        self._placement: dict[int, dict[str, Any]] = {}
+        self._idle: deque[int] = deque()
         self._queue: deque[tuple[Task, int]] = deque()
-        self._in_flight: dict[Any, tuple[int, Task, int]] = {}
-        self._restarts = 0
-        log.info("started %d Ray workers (gpus_per_worker=%s, cpus_per_worker=%d)",
-                 num_workers, self.gpus_per_worker, cpus_per_worker)
+        self._in_flight: dict[Any, _Flight] = {}
+        self._waiting_since = time.monotonic()
+        self.restarts = 0
+        for slot in range(self.num_workers):
+            self._start(slot)
+        log.info("starting %d Ray workers (gpus_per_worker=%s, cpus_per_worker=%d)",
+                 self.num_workers, self.gpus_per_worker, cpus_per_worker)
 
-    def _start_actor(self, index: int) -> Any:
+    # --- actors ---------------------------------------------------------------------
+
+    def _start(self, slot: int) -> None:
         gpu_fraction = self.gpus_per_worker if 0 < self.gpus_per_worker < 1 else None
-        return self._cls.options(
-            num_cpus=self.cpus_per_worker,
-            num_gpus=self.gpus_per_worker,
-            scheduling_strategy="SPREAD",
-            name=None,
-        ).remote(f"w{index}", self._dataset_ref, self._settings, self.cpus_per_worker, gpu_fraction)
+        actor = self._cls.options(
+            num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, scheduling_strategy="SPREAD",
+        ).remote(f"w{slot}", self._dataset_ref, self._settings, self.cpus_per_worker, gpu_fraction, self._trainer)
+        self._actors[slot] = actor
+        self._starting[actor.ready.remote()] = slot
+
+    def _restart(self, slot: int) -> None:
+        try:
+            self._ray.kill(self._actors[slot], no_restart=True)
+        except Exception:  # noqa: BLE001 - it is already gone
+            pass
+        self._placement.pop(slot, None)
+        self.restarts += 1
+        self._start(slot)
+
+    def wait_ready(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
+        """Block until every actor has started; return where each one landed."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self._starting:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _ = self._ray.wait(list(self._starting), num_returns=1, timeout=left)
+            if not ready:
+                raise TimeoutError(f"{len(self._starting)} Ray workers did not start in {timeout_s} s")
+            self._on_started(ready[0])
+        return [self._placement[s] for s in sorted(self._placement)]
+
+    def _on_started(self, ref: Any) -> None:
+        slot = self._starting.pop(ref)
+        try:
+            self._placement[slot] = self._ray.get(ref)
+            self._idle.append(slot)
+        except self._ray.exceptions.RayError as exc:
+            log.warning("worker w%d failed to start: %s", slot, str(exc).splitlines()[0])
+            self.restarts += 1
+            self._start(slot)
+
+    @property
+    def placements(self) -> list[dict[str, Any]]:
+        return [self._placement[s] for s in sorted(self._placement)]
 
     @property
     def actors(self) -> list[Any]:
         return list(self._actors)
+
+    # --- tasks ----------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
@@ -201,54 +274,90 @@ class RayEvaluator:
 
     def _dispatch(self) -> None:
         while self._idle and self._queue:
-            index = self._idle.popleft()
+            slot = self._idle.popleft()
             task, attempt = self._queue.popleft()
-            ref = self._actors[index].evaluate.remote(task)
-            self._in_flight[ref] = (index, task, attempt)
+            ref = self._actors[slot].evaluate.remote(task)
+            self._in_flight[ref] = _Flight(slot, task, attempt, time.monotonic())
 
     def next_result(self) -> Result:
         ray = self._ray
         while True:
-            if not self._in_flight:
+            if not self._in_flight and not self._queue:
                 raise RuntimeError("next_result called with nothing submitted")
-            [ref], _ = ray.wait(list(self._in_flight), num_returns=1)
-            index, task, attempt = self._in_flight.pop(ref)
-            try:
-                result = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                    ray.exceptions.OutOfMemoryError, ray.exceptions.ObjectLostError) as exc:
-                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                log.warning("worker w%d died on genome %s (attempt %d): %s", index, task.genome.hash, attempt, reason)
-                self._replace_actor(index)
-                if attempt <= self.max_retries:
-                    self._queue.appendleft((task, attempt + 1))
-                    self._dispatch()
-                    continue
+            if not self._in_flight and not self._starting and not self._idle:
+                raise RuntimeError("no Ray worker is alive or starting")
+            self._check_stalled()
+            refs = list(self._in_flight) + list(self._starting)
+            ready, _ = ray.wait(refs, num_returns=1, timeout=1.0)
+            if not ready:
+                timed_out = self._check_deadlines()
+                if timed_out is not None:
+                    return timed_out
+                continue
+            ref = ready[0]
+            if ref in self._starting:
+                self._on_started(ref)
                 self._dispatch()
-                return self._failed(task, attempt, f"worker died {attempt} times; last: {reason}")
-            self._idle.append(index)
+                continue
+            flight = self._in_flight.pop(ref)
+            try:
+                result: Result = ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.ObjectLostError, ray.exceptions.OutOfMemoryError,
+                    ray.exceptions.NodeDiedError) as exc:
+                failed = self._on_worker_lost(flight, exc)
+                if failed is not None:
+                    return failed
+                continue
+            self._idle.append(flight.slot)
             self._dispatch()
-            if attempt > 1:
-                result = Result(result.task, result.evaluation, result.worker, result.node_id,
-                                result.gpu_ids, result.cuda_visible_devices, attempt)
-            return result
+            self._waiting_since = time.monotonic()
+            return replace(result, attempts=flight.attempt)
 
-    def _failed(self, task: Task, attempts: int, reason: str) -> Result:
-        evaluation = Evaluation(0.0, 0.0, 0.0, "failed", reason, 0.0, 0, 0)
-        return Result(task, evaluation, worker="none", attempts=attempts)
+    def _on_worker_lost(self, flight: _Flight, exc: Exception) -> Result | None:
+        text = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+        log.warning("worker w%d was lost on genome %s (attempt %d): %s",
+                    flight.slot, flight.task.genome.hash, flight.attempt, reason)
+        self._restart(flight.slot)
+        if flight.attempt <= self.max_retries:
+            self._queue.appendleft((flight.task, flight.attempt + 1))
+            self._dispatch()
+            return None
+        self._dispatch()
+        error = f"worker lost {flight.attempt} times (cluster.max_retries={self.max_retries}); last: {reason}"
+        return Result(flight.task, Evaluation.unfinished("failed", error), worker=f"w{flight.slot}",
+                      attempts=flight.attempt)
 
-    def _replace_actor(self, index: int) -> None:
-        try:
-            self._ray.kill(self._actors[index], no_restart=True)
-        except Exception:  # noqa: BLE001 - it is already dead
-            pass
-        self._actors[index] = self._start_actor(index)
-        self._restarts += 1
-        self._idle.append(index)
+    def _check_deadlines(self) -> Result | None:
+        if self.hard_timeout_s is None:
+            return None
+        now = time.monotonic()
+        for ref, flight in list(self._in_flight.items()):
+            if now - flight.started > self.hard_timeout_s:
+                del self._in_flight[ref]
+                log.warning("genome %s ran past %.0f s on w%d; restarting that worker",
+                            flight.task.genome.hash, self.hard_timeout_s, flight.slot)
+                self._restart(flight.slot)
+                self._dispatch()
+                error = f"no result within {self.hard_timeout_s:.0f} s (train.timeout_s={self._settings.timeout_s})"
+                return Result(flight.task, Evaluation.unfinished("timeout", error, now - flight.started),
+                              worker=f"w{flight.slot}", attempts=flight.attempt)
+        return None
 
-    @property
-    def restarts(self) -> int:
-        return self._restarts
+    def _check_stalled(self) -> None:
+        """Tasks waiting, nothing running, nothing ready: only starting actors that the
+        cluster cannot place (a lost node). Give up after start_timeout_s."""
+        if self._in_flight or self._idle or not self._queue:
+            self._waiting_since = time.monotonic()
+            return
+        if time.monotonic() - self._waiting_since > self.start_timeout_s:
+            raise RuntimeError(f"no Ray worker could be placed for {self.start_timeout_s:.0f} s; "
+                               f"cluster resources: {self._ray.cluster_resources()}")
+
+    def peak_memory(self) -> list[int]:
+        """Peak CUDA memory of each live actor (0 on CPU)."""
+        return self._ray.get([a.peak_memory.remote() for a in self._actors])
 
     def close(self) -> None:
         for actor in self._actors:
@@ -256,4 +365,4 @@ class RayEvaluator:
                 self._ray.kill(actor)
             except Exception:  # noqa: BLE001
                 pass
-        self._actors.clear()
+        self._actors = []

@@ -41,6 +41,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
     from garay.evolution import Evolution, GASettings
+    from garay.steady_state import SteadyStateEvolution
     from garay.evaluation import TrainSettings
 
     out = _run_dir(run_dir)
@@ -54,7 +55,8 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
         noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s, conv_dim=cfg.blueprint.conv_dim,
     )
     with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
-        evolution = Evolution(
+        driver = SteadyStateEvolution if cfg.ga.mode == "async" else Evolution
+        evolution = driver(
             blueprint=Blueprint.from_config(cfg.blueprint),
             ga=GASettings.from_config(cfg.ga),
             evaluator=evaluator,
@@ -83,9 +85,9 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
     if "genome" not in best:
         print("no genome was evaluated successfully")
         return
+    found = f"generation {best['generation']}" if "generation" in best else f"birth {best['birth']}"
     print(f"\nBest architecture (validation accuracy {best['val_accuracy']:.4f}, "
-          f"test accuracy {best['test_accuracy']:.4f}, {best['params']} parameters, "
-          f"generation {best['generation']}):\n")
+          f"test accuracy {best['test_accuracy']:.4f}, {best['params']} parameters, {found}):\n")
     print(genome_tables(Genome.from_dict(best["genome"])))
     print(f"\n{summary['evaluations']} evaluations in {summary['total_seconds']:.1f} s; run directory: {out}")
 

@@ -31,6 +31,12 @@ class GASettings:
     mutation_rate: float = 0.2
     conv_chance: float = 0.8
     max_redraws: int = 100
+    tournament_size: int = 3
+
+    @property
+    def budget(self) -> int:
+        """Evaluations a generational run makes at most: the async mode's budget too."""
+        return self.population_size + (self.generations - 1) * (self.population_size - self.num_parents)
 
     @classmethod
     def from_config(cls, cfg: Any) -> "GASettings":
@@ -42,7 +48,10 @@ class BreedingError(RuntimeError):
 
 
 class Evolution:
-    """Generational evolution: evaluate, select, cross over, mutate, evaluate."""
+    """Generational evolution (the study's method): evaluate, select, cross over, mutate,
+    evaluate."""
+
+    mode = "generational"
 
     def __init__(
         self,
@@ -156,7 +165,7 @@ class Evolution:
         ev, task = result.evaluation, result.task
         return {
             "run_id": self.run_id,
-            "generation": task.generation,
+            **({"generation": task.generation} if task.birth is None else {"birth": task.birth}),
             "key": task.key,
             "genome": task.genome.to_dict(),
             "hash": task.genome.hash,
@@ -187,7 +196,7 @@ class Evolution:
         r = min(done, key=lambda r: (-r["fitness"], r["hash"]))
         return {"genome": r["genome"], "hash": r["hash"], "fitness": r["fitness"],
                 "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"],
-                "params": r["params"], "generation": r["generation"]}
+                "params": r["params"], **{k: r[k] for k in ("generation", "birth") if k in r}}
 
     def checkpoint(self) -> dict[str, Any]:
         """JSON state to continue from: population, generator state, evaluated hashes."""
@@ -209,7 +218,7 @@ class Evolution:
         return {
             "run_id": self.run_id,
             "seed": self.seed,
-            "mode": "generational",
+            "mode": self.mode,
             "generations": self.generation,
             "evaluations": len(self.cache),
             "statuses": statuses,
@@ -217,7 +226,13 @@ class Evolution:
             "best": self.best(),
             "generation_stats": self.generation_stats,
             "wall_seconds": round(seconds, 3),
+            "utilisation": self.utilisation(seconds),
         }
+
+    def utilisation(self, seconds: float) -> float:
+        """Busy time of the workers over (workers x wall time) of the evolution."""
+        busy = sum(r["seconds"] for r in self.cache.values() if r.get("run_id") == self.run_id)
+        return round(busy / max(self.evaluator.num_workers * seconds, 1e-9), 4)
 
 
 class _NullBar:

@@ -183,6 +183,7 @@ class RayEvaluator:
         max_retries: int = 2,
         trainer: TrainerFactory = TorchTrainer,
         start_timeout_s: float = 600.0,
+        hard_timeout_s: float | None = None,
     ):
         import ray
 
@@ -196,7 +197,9 @@ class RayEvaluator:
         self.cpus_per_worker = cpus_per_worker
         self.max_retries = max_retries
         self.start_timeout_s = start_timeout_s
-        self.hard_timeout_s = None if settings.timeout_s is None else settings.timeout_s * 1.25 + 10
+        if hard_timeout_s is None and settings.timeout_s is not None:
+            hard_timeout_s = settings.timeout_s * 1.25 + 10  # room for the epoch in progress
+        self.hard_timeout_s = hard_timeout_s
         self._trainer = trainer
         self._settings = settings
         self._dataset_ref = ray.put(dataset)  # once; every actor reads it from the object store

@@ -1,0 +1,109 @@
+"""Asynchronous steady-state evolution (`ga.mode=async`): no generation barrier.
+
+Whenever a worker frees up, the driver breeds a child from the current population by
+tournament selection and sends it out; each finished child joins the population and the
+oldest member leaves (regularized evolution, Real et al. 2019). The budget is the number of
+evaluations the generational run would make. History lines carry a birth order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from garay.blueprint import sample_genome
+from garay.evaluation import evaluation_seed
+from garay.evolution import Evolution, _progress
+from garay.genome import Genome
+from garay.operators import Individual, crossover, mutate
+from garay.runlog import BEST, CHECKPOINT
+from garay.workers import Task
+
+
+class SteadyStateEvolution(Evolution):
+    mode = "async"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.members: deque[Individual] = deque()  # oldest first
+        self.births = 0
+        self.duplicates = 0
+
+    def run(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        budget = self.ga.budget
+        in_flight: set[str] = set()
+        bar = _progress(budget, "async", self.progress)
+        done = 0
+        while done < budget:
+            # Keep every worker busy while the budget lasts.
+            while len(in_flight) < self.evaluator.num_workers and self.births < budget:
+                genome = self.next_genome()
+                if genome is None:
+                    break  # too few evaluated members to breed from yet
+                if genome.hash in self.cache or genome.hash in in_flight:
+                    self.duplicates += 1
+                    if genome.hash in self.cache:
+                        self._join(Individual(genome, self.cache[genome.hash]["fitness"]))
+                    continue
+                birth = self.births
+                self.births += 1
+                in_flight.add(genome.hash)
+                self.evaluator.submit(Task(f"b{birth}", genome, evaluation_seed(self.seed, genome.hash, birth),
+                                           birth=birth))
+            if not in_flight:
+                break
+            result = self.evaluator.next_result()
+            record = self.record(result)
+            self.runlog.append(record)
+            self.cache[record["hash"]] = record
+            in_flight.discard(record["hash"])
+            self._join(Individual(result.task.genome, record["fitness"]))
+            done += 1
+            bar.update(1)
+            bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
+            if done % self.ga.population_size == 0 or done == budget:
+                self.runlog.write(BEST, self.best())
+                self.runlog.write(CHECKPOINT, self.checkpoint())
+        bar.close()
+        self.population = list(self.members)
+        return self.summary(time.perf_counter() - start)
+
+    def _join(self, ind: Individual) -> None:
+        self.members.append(ind)
+        if len(self.members) > self.ga.population_size:
+            self.members.popleft()  # ageing: the oldest leaves, however fit
+
+    def next_genome(self) -> Genome | None:
+        """An initial genome while the population fills, then a child of two tournament
+        winners; None when fewer than two members are evaluated yet."""
+        if self.births < self.ga.population_size:
+            return self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng), "initial genome")
+        if len(self.members) < 2:
+            return None
+
+        def child() -> Genome:
+            a, b = self.tournament(), self.tournament()
+            kid = crossover(a.genome, b.genome, self.rng)
+            return mutate(kid, self.blueprint, self.ga.mutation_rate, self.rng, conv_chance=self.ga.conv_chance)
+
+        return self._draw_valid(child, "child")
+
+    def tournament(self) -> Individual:
+        """The fittest of `tournament_size` members drawn at random."""
+        members = list(self.members)
+        size = min(self.ga.tournament_size, len(members))
+        picks = self.rng.choice(len(members), size=size, replace=False)
+        return max((members[i] for i in picks), key=lambda ind: (ind.fitness, ind.genome.hash))
+
+    def checkpoint(self) -> dict[str, Any]:
+        state = super().checkpoint()
+        state.update(mode=self.mode, births=self.births,
+                     population=[{"genome": i.genome.to_dict(), "fitness": i.fitness} for i in self.members])
+        return state
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        out = super().summary(seconds)
+        out.update(births=self.births, duplicates=self.duplicates, budget=self.ga.budget)
+        return out

@@ -1,0 +1,161 @@
+"""The Ray layer at cluster scale, on simulated multi-node clusters with logical GPUs:
+pinning, faults, node loss. A stand-in trainer that sleeps keeps these fast."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from garay.blueprint import Blueprint, sample_genome
+from garay.data.synthetic import make_synthetic
+from garay.evaluation import TrainSettings
+from garay.evolution import Evolution, GASettings
+from garay.runlog import RunLog, read_history
+from garay.standin import SleepTrainer
+from garay.workers import RayEvaluator, Task
+
+DATA = make_synthetic(seed=0, examples_per_class=4)
+SETTINGS = TrainSettings(epochs=1)
+FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 2,
+                "health_check_initial_delay_ms": 0}
+
+
+@pytest.fixture
+def cluster():
+    """Start a head node; tests add nodes. Everything is torn down afterwards."""
+    ray.shutdown()
+    clusters: list[Cluster] = []
+
+    def make(head: dict, *nodes: dict) -> tuple[Cluster, list]:
+        c = Cluster(initialize_head=True, head_node_args={**head, "_system_config": FAST_FAILURE})
+        added = [c.add_node(**n) for n in nodes]
+        c.wait_for_nodes()
+        ray.init(address=c.address, log_to_driver=False)
+        clusters.append(c)
+        return c, added
+
+    yield make
+    ray.shutdown()
+    for c in clusters:
+        c.shutdown()
+
+
+def tasks(n: int, seed: int = 0) -> list[Task]:
+    rng = np.random.default_rng(seed)
+    genomes: dict[str, object] = {}
+    while len(genomes) < n:
+        g = sample_genome(Blueprint(), 0.8, rng)
+        genomes[g.hash] = g
+    return [Task(f"t{i}", g, i, 0) for i, g in enumerate(genomes.values())]
+
+
+def drain(evaluator: RayEvaluator, todo: list[Task]):
+    for t in todo:
+        evaluator.submit(t)
+    return [evaluator.next_result() for _ in todo]
+
+
+@pytest.mark.parametrize("gpus_per_worker, expected, per_gpu", [(1.0, 4, 1), (0.5, 8, 2)])
+def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_gpu):
+    cluster({"num_cpus": 8, "num_gpus": 2}, {"num_cpus": 8, "num_gpus": 2})
+    ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
+    assert ev.num_workers == expected  # the default: what the cluster's GPUs allow
+    placements = ev.wait_ready(120)
+    pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
+    assert len({node for node, _ in pairs}) == 2
+    assert len(pairs) == 4 and set(pairs.values()) == {per_gpu}
+    for p in placements:
+        assert len(p["gpu_ids"]) == 1 and p["cuda_visible_devices"] == p["gpu_ids"][0]
+    results = drain(ev, tasks(2 * expected))
+    assert all(r.evaluation.status == "ok" and r.gpu_ids and r.node_id for r in results)
+    ev.close()
+
+
+def _kill_when_busy(ev: RayEvaluator, kill) -> threading.Thread:
+    def go():
+        time.sleep(1.0)  # tasks sleep 3 s: every worker is mid-evaluation now
+        kill(ev)
+
+    th = threading.Thread(target=go)
+    th.start()
+    return th
+
+
+@pytest.mark.parametrize("how", ["sigkill", "ray.kill"])
+def test_killed_actor_has_its_genome_requeued(ray_local, how):
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=2, trainer=SleepTrainer(3.0))
+    pid = {p["name"]: p["pid"] for p in ev.wait_ready(60)}["w0"]
+    if how == "sigkill":
+        th = _kill_when_busy(ev, lambda e: os.kill(pid, signal.SIGKILL))
+    else:
+        th = _kill_when_busy(ev, lambda e: ray.kill(e.actors[0], no_restart=True))
+    todo = tasks(4)
+    results = drain(ev, todo)
+    th.join()
+    assert sorted(r.task.key for r in results) == sorted(t.key for t in todo)  # each exactly once
+    assert all(r.evaluation.status == "ok" for r in results)
+    assert max(r.attempts for r in results) == 2 and ev.restarts >= 1
+    ev.close()
+
+
+def test_retries_exhausted_records_failed_with_the_reason(ray_local):
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=1, max_retries=0, trainer=SleepTrainer(3.0))
+    pid = ev.wait_ready(60)[0]["pid"]
+    th = _kill_when_busy(ev, lambda e: os.kill(pid, signal.SIGKILL))
+    results = drain(ev, tasks(2))
+    th.join()
+    failed = [r for r in results if r.evaluation.status == "failed"]
+    assert len(failed) == 1 and "max_retries=0" in failed[0].evaluation.error
+    assert "Actor" in failed[0].evaluation.error or "actor" in failed[0].evaluation.error
+    assert [r.evaluation.status for r in results].count("ok") == 1  # the run goes on
+    ev.close()
+
+
+def test_hard_timeout_restarts_the_worker(ray_local):
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=SleepTrainer(30.0), hard_timeout_s=2.0)
+    ev.wait_ready(60)
+    start = time.monotonic()
+    [result] = drain(ev, tasks(1))
+    assert result.evaluation.status == "timeout" and time.monotonic() - start < 20
+    ev.close()
+
+
+def test_lost_node_mid_generation(cluster, tmp_path):
+    c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 1})
+    ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(2.0))
+    assert ev.num_workers == 2
+    placements = ev.wait_ready(60)
+    assert len({p["node_id"] for p in placements}) == 2  # spread over both nodes
+    th = _kill_when_busy(ev, lambda e: c.remove_node(node, allow_graceful=False))
+    todo = tasks(6)
+    results = drain(ev, todo)
+    th.join()
+    assert sorted(r.task.key for r in results) == sorted(t.key for t in todo)
+    assert all(r.evaluation.status == "ok" for r in results)
+    assert len({r.node_id for r in results if r.attempts > 1}) == 1  # re-run on the surviving node
+    ev.close()
+
+
+def test_every_genome_of_a_generation_lands_in_history_once_despite_a_kill(ray_local, tmp_path):
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=2, trainer=SleepTrainer(1.5))
+    pids = [p["pid"] for p in ev.wait_ready(60)]
+    th = _kill_when_busy(ev, lambda e: os.kill(pids[1], signal.SIGKILL))
+    ga = GASettings(population_size=6, generations=2, num_parents=2)
+    evo = Evolution(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp_path),
+                    input_shape=DATA.input_shape, num_classes=10, seed=1, progress=False)
+    summary = evo.run()
+    th.join()
+    history = list(read_history(tmp_path / "history.jsonl"))
+    assert len(history) == summary["evaluations"] and len({h["hash"] for h in history}) == len(history)
+    gen0 = [h for h in history if h["generation"] == 0]
+    assert len(gen0) == 6 and all(h["status"] == "ok" for h in history)
+    assert any(h["attempts"] == 2 for h in history)
+    ev.close()

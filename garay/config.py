@@ -171,7 +171,7 @@ def validate(cfg: Any) -> None:
     _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")
     _check(data.duration > 0, "data.duration", f"must be positive (seconds), got {data.duration}")
     _check(data.n_mels >= 1, "data.n_mels", f"must be at least 1, got {data.n_mels}")
-    _check(1 <= data.n_mfcc <= data.n_mels, "data.n_mfcc", f"must be in [1, data.n_mels={data.n_mels}], got {data.n_mfcc}")
+    _check(data.features != "mfcc" or 1 <= data.n_mfcc <= data.n_mels, "data.n_mfcc", f"must be in [1, data.n_mels={data.n_mels}], got {data.n_mfcc}")
     # Fitness is validation accuracy and the report is test accuracy: neither may be empty.
     _check(0 < data.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {data.val_fraction}")
     _check(0 < data.test_fraction < 1, "data.test_fraction", f"must be in (0, 1), got {data.test_fraction}")

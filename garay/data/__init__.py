@@ -1,14 +1,19 @@
-"""Data sets: the synthetic default, and (see the loaders) real audio."""
+"""Data sets: the synthetic default, folders of audio files (FSDD names or one folder per
+class), and pre-computed features in an .npz file. Loaded once, in the driver; the Ray
+evaluator puts the Dataset in the object store for every worker."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from garay.config import ConfigError
 from garay.data.dataset import Dataset
 
 
 def load_dataset(cfg: Any) -> Dataset:
-    """The dataset the `data` config group describes, standardised, split three ways."""
+    """The dataset the `data` config group describes, standardised, split three ways.
+
+    Raises ConfigError (DataError for bad files) naming the key or path, before training."""
     if cfg.name == "synthetic":
         from garay.data.synthetic import make_synthetic
 
@@ -20,10 +25,20 @@ def load_dataset(cfg: Any) -> Dataset:
             duration=cfg.duration,
             features=cfg.features,
             n_mels=cfg.n_mels,
+            n_mfcc=cfg.n_mfcc,
             val_fraction=cfg.val_fraction,
             test_fraction=cfg.test_fraction,
         )
-    raise NotImplementedError(f"data={cfg.name} is not available yet")
+    # Imported here so that the synthetic default never pays for the audio stack's imports.
+    if cfg.name in ("fsdd", "folder"):
+        from garay.data.loaders import load_audio
+
+        return load_audio(cfg)
+    if cfg.name == "npz":
+        from garay.data.npz import load_npz
+
+        return load_npz(cfg)
+    raise ConfigError("data.name", f"must be one of synthetic, fsdd, folder, npz; got {cfg.name!r}")
 
 
 __all__ = ["Dataset", "load_dataset"]

@@ -44,3 +44,18 @@ class Dataset:
             return ((x - mean) / std).astype(np.float32)
 
         return replace(self, x_train=norm(self.x_train), x_val=norm(self.x_val), x_test=norm(self.x_test))
+
+
+def split_dataset(
+    x: np.ndarray, y: np.ndarray, parts: tuple[np.ndarray, ...], classes: tuple[str, ...], *, name: str, info: dict
+) -> Dataset:
+    """Features `x` and labels `y` cut into `parts` = (train, val, test) indices, standardised
+    with training statistics. Raises ConfigError (data.split) when a part is empty."""
+    from garay.data.splits import check_split
+
+    check_split(parts, str(info.get("split", "?")))
+    train, val, test = parts
+    return Dataset(
+        x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], x_test=x[test], y_test=y[test],
+        classes=classes, name=name, info=info,
+    ).standardised()

@@ -1,8 +1,12 @@
-"""Seeded, stratified splits."""
+"""Splits into training, validation and test indices: stratified, or by speaker."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+from garay.config import ConfigError
 
 
 def stratified_split(
@@ -22,3 +26,40 @@ def stratified_split(
         parts[0].append(idx[n_val + n_test:])
     train, val, test = (np.sort(np.concatenate(p)) for p in parts)
     return train, val, test
+
+
+def speaker_split(
+    speakers: Sequence[str], test: Sequence[str], val: Sequence[str], val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Indices (train, val, test) with disjoint speakers, and the validation speakers.
+
+    Speakers in `test` are the test set; those in `val` the validation set, or when `val`
+    is empty, round(val_fraction x number of speakers) (at least one) of the others, drawn
+    with `seed`. Raises ConfigError for an unknown speaker or when no training speaker is left.
+    """
+    speakers = np.asarray(speakers)
+    known = sorted(set(speakers.tolist()))
+    for key, names in (("data.test_speakers", test), ("data.val_speakers", val)):
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ConfigError(key, f"unknown speaker(s) {unknown}; the data has {known}")
+    val = list(val)
+    if not val:
+        remaining = [s for s in known if s not in set(test)]
+        n_val = max(1, int(round(val_fraction * len(known))))
+        if len(remaining) <= n_val:
+            raise ConfigError("data.test_speakers", f"{list(test)} leaves too few of {known} for validation and training")
+        rng = np.random.default_rng(seed)
+        val = sorted(rng.choice(remaining, size=n_val, replace=False).tolist())
+    train_speakers = set(known) - set(test) - set(val)
+    if not train_speakers:
+        raise ConfigError("data.val_speakers", f"test {list(test)} and validation {val} leave no training speaker of {known}")
+    train = np.flatnonzero(np.isin(speakers, list(train_speakers)))
+    return train, np.flatnonzero(np.isin(speakers, val)), np.flatnonzero(np.isin(speakers, list(test))), val
+
+
+def check_split(parts: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) -> None:
+    """Raise ConfigError (key data.split) when the training, validation or test set is empty."""
+    for name, idx in zip(("training", "validation", "test"), parts):
+        if len(idx) == 0:
+            raise ConfigError("data.split", f"the {name} set is empty with data.split={split}")

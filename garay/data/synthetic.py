@@ -97,6 +97,7 @@ def make_synthetic(
     snr_db: tuple[float, float] = (-2.0, 10.0),
     features: str = "logmel",
     n_mels: int = 32,
+    n_mfcc: int = 20,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
 ) -> Dataset:
@@ -106,7 +107,7 @@ def make_synthetic(
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(num_classes), examples_per_class)
     waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng)
-    x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels)
+    x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc)
     train, val, test = stratified_split(labels, (val_fraction, test_fraction), seed)
     return Dataset(
         x_train=x[train], y_train=labels[train].astype(np.int64),

@@ -1,0 +1,80 @@
+"""On-disk cache of per-file features, keyed by file contents and feature settings.
+
+An entry is `{cache_dir}/features/{settings key}/{hh}/{sha256 of the file's bytes}.npy`:
+a changed file has another hash and a changed setting another folder, so neither can
+hit a stale entry. Entries are plain .npy arrays read with allow_pickle=False (loading
+one never executes code) and are written atomically (a temporary file in the same folder,
+then os.replace), so a crash or a concurrent writer never leaves half an entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/garay, or ~/.cache/garay."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "garay"
+
+
+def content_hash(data: bytes) -> str:
+    """The hex sha256 of a file's bytes: the cache key of its features."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class FeatureCache:
+    """Features of files with the same settings (`settings_key`) under `root`."""
+
+    def __init__(self, root: Path | str | None, settings_key: str):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.folder = self.root / "features" / settings_key
+        self.hits = 0
+        self.misses = 0
+        self._writable = True
+
+    def path(self, digest: str) -> Path:
+        # Two-character sub-folders keep any one folder small for large corpora.
+        return self.folder / digest[:2] / f"{digest}.npy"
+
+    def get(self, digest: str) -> np.ndarray | None:
+        """The cached features of the file with this content hash, or None."""
+        try:
+            array = np.load(self.path(digest), allow_pickle=False)
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError) as exc:  # unreadable or damaged entry: recompute it
+            log.warning("ignoring damaged cache entry %s: %s", self.path(digest), exc)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return array
+
+    def put(self, digest: str, features: np.ndarray) -> None:
+        """Store features atomically. A cache that cannot be written is only a warning."""
+        if not self._writable:
+            return
+        target = self.path(digest)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npy")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.save(f, np.ascontiguousarray(features), allow_pickle=False)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            # Caching is an optimisation: carry on without it rather than fail the run.
+            log.warning("feature cache %s is not writable (%s); continuing without caching", self.root, exc)
+            self._writable = False

@@ -1,0 +1,70 @@
+"""The audio-file data sets (data=fsdd, data=folder): list, featurise (cached), split,
+standardise with training statistics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from garay.data.cache import FeatureCache
+from garay.data.dataset import Dataset, split_dataset
+from garay.data.errors import DataError
+from garay.data.features import FeatureSettings
+from garay.data.folder import list_folder
+from garay.data.fsdd import list_fsdd, official_split
+from garay.data.splits import speaker_split, stratified_split
+from garay.data.wav import BadFiles, Recording, featurise
+
+log = logging.getLogger(__name__)
+
+
+def data_root(cfg: Any) -> Path:
+    """`data.root` as a path that exists, or DataError naming it."""
+    root = Path(str(cfg.root)).expanduser()
+    if not root.exists():
+        raise DataError(root, "does not exist")
+    return root
+
+
+def load_audio(cfg: Any) -> Dataset:
+    """The data set of `data=fsdd` or `data=folder` under `data.root`."""
+    root = data_root(cfg)
+    if not root.is_dir():
+        raise DataError(root, f"is not a folder (data={cfg.name} reads a folder of audio files)")
+    bad = BadFiles(skip=bool(cfg.skip_bad))
+    recordings = list_fsdd(root, bad) if cfg.name == "fsdd" else list_folder(root, bad)
+    if not recordings and not bad.paths:
+        raise DataError(root, "is empty: no audio files found")
+    settings = FeatureSettings.from_config(cfg)
+    cache = FeatureCache(cfg.cache_dir, settings.key())
+    x, kept = featurise(recordings, settings, cache, bad)
+    bad.summary(root)
+    if not kept:
+        raise DataError(root, "has no usable audio files")
+    classes = tuple(sorted({r.label for r in kept}))
+    if len(classes) < 2:
+        raise DataError(root, f"has a single class {classes[0]!r}; classification needs at least 2")
+    y = np.array([classes.index(r.label) for r in kept], dtype=np.int64)
+    parts, split_info = _split(cfg, kept, y)
+    log.info("data %s: %d files from %s (%d features cached, %d computed, %d skipped)", cfg.name, len(kept),
+             root, cache.hits, cache.misses, len(bad.paths))
+    info = {"root": str(root), "features": settings.kind, "sample_rate": settings.sample_rate,
+            "duration": settings.duration, "split": cfg.split, "skipped": len(bad.paths),
+            "cache_dir": str(cache.root), "cache_hits": cache.hits, "cache_misses": cache.misses, **split_info}
+    return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
+
+
+def _split(cfg: Any, recordings: list[Recording], y: np.ndarray) -> tuple[tuple[np.ndarray, ...], dict]:
+    if cfg.split == "random":
+        return stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed), {}
+    if cfg.split == "official":
+        return tuple(np.asarray(p, dtype=np.int64) for p in official_split([r.take for r in recordings])), {}
+    train, val, test, val_speakers = speaker_split(
+        [r.speaker for r in recordings], list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
+    )
+    log.info("speaker split: test %s, validation %s", list(cfg.test_speakers), val_speakers)
+    return (train, val, test), {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}
+

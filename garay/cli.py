@@ -69,6 +69,8 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
             progress=cfg.progress,
         )
         summary = evolution.run()
+        if hasattr(evaluator, "peak_memory"):
+            summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
     summary["config"] = OmegaConf.to_container(cfg, resolve=True)
     summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
                        "classes": list(dataset.classes)}

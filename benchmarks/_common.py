@@ -1,0 +1,33 @@
+"""Shared set-up for the benchmark scripts (not timed tests: each prints ratios measured
+in one run)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from garay.blueprint import Blueprint, sample_genome
+from garay.genome import Genome
+from garay.shapes import is_valid
+
+
+def valid_genomes(n: int, input_shape: tuple[int, int], num_classes: int = 10, seed: int = 0) -> list[Genome]:
+    """`n` distinct genomes that fit the input, drawn like an initial population."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Genome] = {}
+    while len(out) < n:
+        g = sample_genome(Blueprint(), 0.8, rng)
+        if is_valid(g, input_shape, num_classes):
+            out[g.hash] = g
+    return list(out.values())
+
+
+@contextmanager
+def timed(label: str, store: dict[str, float]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    store[label] = time.perf_counter() - start
+    print(f"  {label}: {store[label]:.2f} s", flush=True)

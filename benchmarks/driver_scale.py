@@ -1,0 +1,66 @@
+"""Driver scale: a stand-in trainer that sleeps, on a simulated cluster of 64 logical GPUs
+over 4 nodes (ray.cluster_utils). Reports the driver's CPU time per evaluation (goal under
+5 ms) and throughput against the ideal of workers / sleep (goal within 90%).
+
+    python benchmarks/driver_scale.py [--nodes 4] [--gpus-per-node 16] [--sleep 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import ray
+from ray.cluster_utils import Cluster
+
+from garay.blueprint import Blueprint
+from garay.data.synthetic import make_synthetic
+from garay.evaluation import TrainSettings
+from garay.evolution import Evolution, GASettings
+from garay.runlog import RunLog
+from garay.standin import SleepTrainer
+from garay.steady_state import SteadyStateEvolution
+from garay.workers import RayEvaluator
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--gpus-per-node", type=int, default=16)
+    ap.add_argument("--sleep", type=float, default=1.0)
+    ap.add_argument("--generations", type=int, default=10)
+    args = ap.parse_args()
+    gpus = args.nodes * args.gpus_per_node
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.gpus_per_node, "num_gpus": args.gpus_per_node})
+    for _ in range(args.nodes - 1):
+        cluster.add_node(num_cpus=args.gpus_per_node, num_gpus=args.gpus_per_node)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    data = make_synthetic(examples_per_class=4)
+    ga = GASettings(population_size=gpus, generations=args.generations, num_parents=gpus // 4)
+    start = time.perf_counter()
+    ev = RayEvaluator(data, TrainSettings(), gpus_per_worker=1.0, trainer=SleepTrainer(args.sleep))
+    placements = ev.wait_ready()
+    print(f"{len(placements)} workers on {len({p['node_id'] for p in placements})} nodes, "
+          f"{len({(p['node_id'], p['gpu_ids'][0]) for p in placements})} distinct (node, GPU) pairs; "
+          f"started in {time.perf_counter() - start:.1f} s")
+    for cls in (SteadyStateEvolution, Evolution):
+        with tempfile.TemporaryDirectory() as tmp:
+            evo = cls(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp),
+                      input_shape=data.input_shape, num_classes=10, seed=0, progress=False)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            summary = evo.run()
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        n = summary["evaluations"]
+        ideal = gpus / args.sleep
+        print(f"  {cls.mode:12s} {n} evaluations in {wall:.1f} s: {n / wall:.1f} eval/s = {n / wall / ideal:.1%} of ideal "
+              f"({ideal:.0f}/s); driver CPU {1000 * cpu / n:.2f} ms per evaluation; utilisation {summary['utilisation']:.3f}")
+    ev.close()
+    ray.shutdown()
+    cluster.shutdown()
+    print("goals: driver CPU under 5 ms per evaluation; async throughput at least 90% of ideal")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Two Ray workers vs. one on the same genomes (real training). Goal on a 2-core machine:
+speed-up at least 1.7x.
+
+    python benchmarks/scaling.py [--genomes 16] [--epochs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import ray
+
+from _common import timed, valid_genomes
+from garay.data.synthetic import make_synthetic
+from garay.evaluation import TrainSettings
+from garay.workers import RayEvaluator, Task, evaluate_all
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--genomes", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=5)
+    args = ap.parse_args()
+    data = make_synthetic()
+    settings = TrainSettings(epochs=args.epochs)
+    genomes = valid_genomes(args.genomes, data.input_shape, seed=1)
+    tasks = [Task(f"t{i}", g, i, 0) for i, g in enumerate(genomes)]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    t: dict[str, float] = {}
+    print(f"{len(genomes)} genomes, {args.epochs} epochs")
+    for workers in (1, 2):
+        ev = RayEvaluator(data, settings, num_workers=workers)
+        ev.wait_ready()  # actor start-up is not part of the comparison
+        with timed(f"{workers} worker(s)", t):
+            results = list(evaluate_all(ev, tasks))
+        assert all(r.evaluation.status == "ok" for r in results)
+        ev.close()
+    ray.shutdown()
+    print(f"speed-up, 2 workers vs 1: {t['1 worker(s)'] / t['2 worker(s)']:.2f}x  (goal >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -34,3 +34,42 @@ test-slow: $(STAMP)  ## run the slow tests only
 
 clean:  ## remove the virtual environment and run outputs
 	rm -rf $(VENV) outputs multirun
+
+# --- Run on a cluster (README "Run on a cluster") -------------------------------------
+# The cluster token: every Ray node and client of the cluster shares it (Ray's token
+# authentication, RAY_AUTH_MODE=token). Created on first use, readable by you only.
+RAY_TOKEN_FILE ?= $(HOME)/.ray/auth_token
+# docker/docker-compose.yml: VARIANT=gpu|cpu image, WORKERS worker containers (on one GPU
+# machine one worker sees every GPU, so 1 is the default there).
+VARIANT ?= gpu
+WORKERS ?= $(if $(filter cpu,$(VARIANT)),2,1)
+COMPOSE ?= docker compose
+COMPOSE_PROJECT = RAY_AUTH_TOKEN="$${RAY_AUTH_TOKEN:-$$(cat $(RAY_TOKEN_FILE) 2>/dev/null)}" VARIANT=$(VARIANT) \
+	$(COMPOSE) -p garay -f docker/docker-compose.yml
+# make submit: the dashboard/job API of the cluster (compose publishes it here; for
+# `ray up` run `ray dashboard docker/cluster.yaml`, for KubeRay `kubectl port-forward`).
+RAY_DASHBOARD ?= http://127.0.0.1:8265
+# Where the run directory goes, on the head (the images' /outputs; Hydra fills ${now:...}).
+RUN_DIR ?= /outputs/$${now:%Y-%m-%d}/$${now:%H-%M-%S}
+# --working-dir . uploads this folder (less .gitignore'd files and these) for relative data
+# paths; the cluster runs the garay installed in its image, so the source stays here.
+SUBMIT_RUNTIME_ENV ?= {"excludes": ["/garay/", "/conf/", "/tests/", "/benchmarks/", "/docker/", "/.ci/", "/.git/"]}
+
+.PHONY: cluster-up cluster-down submit
+
+$(RAY_TOKEN_FILE):
+	mkdir -p "$(dir $@)"
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_hex(32), end='')" > "$@"
+
+cluster-up: $(RAY_TOKEN_FILE)  ## start a Ray cluster in Docker: a head and WORKERS workers (VARIANT=gpu|cpu)
+	mkdir -p outputs
+	$(COMPOSE_PROJECT) $(if $(filter cpu,$(VARIANT)),--profile cpu up -d --build --scale worker=0 --scale worker-cpu=$(WORKERS),up -d --build --scale worker=$(WORKERS))
+	@echo "Ray dashboard: $(RAY_DASHBOARD) (token: $(RAY_TOKEN_FILE)); run directories: ./outputs"
+
+cluster-down:  ## stop and remove the Docker Ray cluster
+	$(COMPOSE_PROJECT) --profile cpu down --remove-orphans
+
+submit: $(STAMP)  ## run garay on the cluster at RAY_DASHBOARD (ray job submit); ARGS=overrides
+	RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$(RAY_TOKEN_FILE)" $(BIN)/ray job submit --address $(RAY_DASHBOARD) \
+		--working-dir . --runtime-env-json '$(SUBMIT_RUNTIME_ENV)' \
+		-- garay cluster.address=auto 'hydra.run.dir=$(RUN_DIR)' $(ARGS)

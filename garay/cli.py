@@ -32,20 +32,58 @@ def _run_dir(run_dir: Path | str | None) -> Path:
     return Path.cwd()
 
 
+def run_identity(cfg: DictConfig) -> dict[str, Any]:
+    """The settings that decide a run's results: a resumed run must match them."""
+    keep = ("seed", "blueprint", "ga", "train", "data")
+    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in keep}
+
+
+def _check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
+    """The checkpoint to continue from (None: start afresh). Refuses to mix two runs in
+    one directory, or to continue a run with different settings."""
+    has_history = runlog.history_path.exists() and runlog.history_path.stat().st_size > 0
+    if not cfg.resume:
+        if has_history:
+            raise ConfigError("resume", f"{runlog.dir} already holds a run; pass resume=true to continue it, "
+                                        "or choose another hydra.run.dir")
+        return None
+    if cfg.ga.mode != "generational":
+        raise ConfigError("resume", "is supported for ga.mode=generational only")
+    checkpoint = runlog.checkpoint()
+    if checkpoint is not None:
+        before, now = _flatten(checkpoint.get("identity", {})), _flatten(run_identity(cfg))
+        for key in sorted(set(before) | set(now)):
+            if before.get(key) != now.get(key):
+                raise ConfigError(key, f"was {before.get(key)!r} in the run being resumed, now {now.get(key)!r}")
+    return checkpoint
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     """Validate `cfg`, load the data, evolve, write the run directory; return the summary.
 
-    Raises ConfigError (before any training or Ray start) for a bad value.
+    Raises ConfigError (before any training or Ray start) for a bad value. With
+    `resume=true` it continues the run in the directory from its checkpoint and history.
     """
     validate(cfg)
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
+    from garay.evaluation import TrainSettings
     from garay.evolution import Evolution, GASettings
     from garay.steady_state import SteadyStateEvolution
-    from garay.evaluation import TrainSettings
 
     out = _run_dir(run_dir)
     runlog = RunLog(out)
+    checkpoint = _check_resumable(cfg, runlog)
     started = time.perf_counter()
     dataset = load_dataset(cfg.data)
     log.info("data %s: %s, input shape %s, %d classes", dataset.name, dataset.sizes(),
@@ -67,11 +105,18 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
             seed=cfg.seed,
             run_id=uuid.uuid4().hex[:12],
             progress=cfg.progress,
+            identity=run_identity(cfg),
         )
+        if cfg.resume:
+            runlog.repair()
+            evolution.restore(checkpoint, runlog.history())
+            log.info("resuming run %s at generation %d with %d finished evaluations",
+                     evolution.run_id, evolution.generation, evolution.resumed_evaluations)
         summary = evolution.run()
         if hasattr(evaluator, "peak_memory"):
             summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
     summary["config"] = OmegaConf.to_container(cfg, resolve=True)
+    summary["overrides"] = _overrides()
     summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
                        "classes": list(dataset.classes)}
     summary["workers"] = evaluator.num_workers
@@ -80,6 +125,13 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     plot_fitness(runlog.history(), out / "fitness.png", title=f"garay run {summary['run_id']}")
     _print_best(summary, out)
     return summary
+
+
+def _overrides() -> list[str]:
+    """The command-line overrides of this job (what a sweep varied), when run by Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def _print_best(summary: dict[str, Any], out: Path) -> None:

@@ -66,6 +66,7 @@ class Evolution:
         seed: int = 0,
         run_id: str = "run",
         progress: bool = True,
+        identity: dict[str, Any] | None = None,
     ):
         self.blueprint, self.ga, self.evaluator, self.runlog = blueprint, ga, evaluator, runlog
         self.input_shape, self.num_classes, self.conv_dim = input_shape, num_classes, conv_dim
@@ -76,6 +77,28 @@ class Evolution:
         self.generation = 0  # the next generation to run
         self.redraws = 0
         self.generation_stats: list[dict[str, Any]] = []
+        self.identity = identity or {}  # the settings a resumed run must share
+        self.busy_seconds = 0.0  # worker time spent on this process's evaluations
+        self.resumed_evaluations = 0
+
+    def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]]) -> None:
+        """Continue a run from its files: every finished evaluation in `history` is cached
+        (never trained again); the checkpoint's population and generator state put the loop
+        back where the last finished generation left it. Without a checkpoint (killed in
+        generation 0) the loop restarts from the seed and finds its results in the cache."""
+        for record in history:
+            self.cache[record["hash"]] = record
+        self.resumed_evaluations = len(history)
+        if history:
+            self.run_id = history[0]["run_id"]
+        if checkpoint is None:
+            return
+        self.run_id = checkpoint["run_id"]
+        self.generation = checkpoint["next_generation"]
+        self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"]) for p in checkpoint["population"]]
+        self.rng.bit_generator.state = checkpoint["rng_state"]
+        self.redraws = checkpoint["redraws"]
+        self.generation_stats = checkpoint["generation_stats"]
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -154,6 +177,7 @@ class Evolution:
             record = self.record(result)
             self.runlog.append(record)
             self.cache[record["hash"]] = record
+            self.busy_seconds += result.evaluation.seconds
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
         bar.close()
@@ -206,6 +230,7 @@ class Evolution:
             "next_generation": self.generation,
             "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness} for ind in self.population],
             "rng_state": self.rng.bit_generator.state,
+            "identity": self.identity,
             "evaluated_hashes": sorted(self.cache),
             "redraws": self.redraws,
             "generation_stats": self.generation_stats,
@@ -223,6 +248,7 @@ class Evolution:
             "evaluations": len(self.cache),
             "statuses": statuses,
             "redraws": self.redraws,
+            "resumed_evaluations": self.resumed_evaluations,
             "best": self.best(),
             "generation_stats": self.generation_stats,
             "wall_seconds": round(seconds, 3),
@@ -230,9 +256,8 @@ class Evolution:
         }
 
     def utilisation(self, seconds: float) -> float:
-        """Busy time of the workers over (workers x wall time) of the evolution."""
-        busy = sum(r["seconds"] for r in self.cache.values() if r.get("run_id") == self.run_id)
-        return round(busy / max(self.evaluator.num_workers * seconds, 1e-9), 4)
+        """Busy time of the workers over (workers x wall time) of this process's evolution."""
+        return round(self.busy_seconds / max(self.evaluator.num_workers * seconds, 1e-9), 4)
 
 
 class _NullBar:

@@ -49,6 +49,22 @@ class RunLog:
             f.flush()
             os.fsync(f.fileno())
 
+    def repair(self) -> None:
+        """Drop a torn last line (the driver killed mid-write) so appends start clean."""
+        if not self.history_path.exists():
+            return
+        data = self.history_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data[: data.rfind(b"\n") + 1]
+            with open(self.history_path, "wb") as f:
+                f.write(keep)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        path = self.dir / CHECKPOINT
+        return read_json(path) if path.exists() else None
+
     def history(self) -> list[dict[str, Any]]:
         return list(read_history(self.history_path))
 

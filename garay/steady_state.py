@@ -58,6 +58,7 @@ class SteadyStateEvolution(Evolution):
             record = self.record(result)
             self.runlog.append(record)
             self.cache[record["hash"]] = record
+            self.busy_seconds += result.evaluation.seconds
             in_flight.discard(record["hash"])
             self._join(Individual(result.task.genome, record["fitness"]))
             done += 1

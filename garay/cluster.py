@@ -22,11 +22,22 @@ def _code_runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(Path(garay.__file__).parent)]}
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @contextmanager
 def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None]:
     """Use the Ray instance already running in this process, join `address` (`auto`,
-    `host:port` or `ray://host:port`), or start a local instance (address null). Only what
-    this function started is shut down."""
+    `host:port` or `ray://host:port`), or start a local instance (address null).
+
+    Only what this function started is shut down, and not inside a Hydra multirun: there
+    the first job's connection (or local instance) stays up and later jobs reuse it, so a
+    sweep starts Ray once. Ray shuts it down when the process exits.
+    """
     import ray
 
     if ray.is_initialized():
@@ -39,10 +50,12 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None
         kwargs["runtime_env"] = _code_runtime_env()
     ray.init(address=address, **kwargs)
     log.info("Ray resources: %s", ray.cluster_resources())
+    keep = _in_multirun()
     try:
         yield
     finally:
-        ray.shutdown()
+        if not keep:
+            ray.shutdown()
 
 
 @contextmanager

@@ -1,0 +1,61 @@
+"""Multiruns: the ready experiments, the sweep summary callback, one Ray for all jobs."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from garay.distance import genome_distance, group_similar
+from garay.genome import ConvGene, DenseGene, Genome
+from garay.runlog import read_history
+
+TINY = ["ga.population_size=3", "ga.generations=2", "ga.num_parents=2", "train.epochs=1",
+        "data.examples_per_class=20", "progress=false"]
+
+
+def _multirun(tmp_path, *args):
+    proc = subprocess.run([sys.executable, "-m", "garay.cli", "-m", *args, *TINY, f"hydra.sweep.dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.parametrize("experiment, key, values", [
+    ("mutation_rate", "ga.mutation_rate", ["0.1", "0.2", "0.3", "0.4"]),
+    ("noise_level", "train.noise_level", ["0.001", "0.01", "0.1", "1.0"]),
+])
+def test_ready_experiment_writes_a_sweep_summary(tmp_path, experiment, key, values):
+    _multirun(tmp_path, f"+experiment={experiment}")
+    with open(tmp_path / "sweep_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r[key] for r in rows] == values  # one row per job, in job order
+    assert all(0 <= float(r["best_val_accuracy"]) <= 1 and r["best_architecture"] for r in rows)
+    assert (tmp_path / f"sweep_{key.replace('.', '_')}.png").stat().st_size > 0
+    # One Ray instance served every job of the multirun.
+    nodes = {h["node_id"] for job in range(4) for h in read_history(tmp_path / str(job) / "history.jsonl")}
+    assert len(nodes) == 1
+
+
+def test_seed_sweep_groups_similar_best_architectures(tmp_path):
+    proc = _multirun(tmp_path, "seed=0,1,2", "cluster.backend=inprocess")
+    report = (tmp_path / "reproductions.txt").read_text()
+    assert report.count("\n") >= 5 and "Groups of similar" in report
+    with open(tmp_path / "sweep_summary.csv") as f:
+        assert [r["seed"] for r in csv.DictReader(f)] == ["0", "1", "2"]
+    assert "sweep summary of 3 jobs" in proc.stdout
+
+
+def test_genome_distance():
+    c1, c2 = ConvGene(8, 3, 1, 0, 2, "relu"), ConvGene(8, 3, 1, 0, 2, "swish")
+    d1, d2 = DenseGene(64, "relu", 0.1), DenseGene(32, "relu", 0.1)
+    a = Genome((c1, d1))
+    assert genome_distance(a, a) == 0
+    assert genome_distance(a, Genome((c2, d1))) == pytest.approx((1 / 6) / 2)
+    assert genome_distance(a, Genome((c1, d1, d2))) == pytest.approx(1 / 3)
+    assert genome_distance(Genome((c1,)), Genome((d1,))) == 1.0
+    assert genome_distance(a, Genome((c2, d2))) == genome_distance(Genome((c2, d2)), a)
+    groups = group_similar([a, Genome((c2, d1)), Genome((d2,)), Genome((c1, d1, d2))], threshold=0.25)
+    assert groups[0] == [0, 1] and sorted(map(len, groups)) == [1, 1, 2]

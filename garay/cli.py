@@ -92,6 +92,11 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
         epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
         noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s, conv_dim=cfg.blueprint.conv_dim,
     )
+    tracker = None
+    if cfg.tensorboard:
+        from garay.tracking import TensorBoardTracker
+
+        tracker = TensorBoardTracker(out / "tensorboard")
     with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
         driver = SteadyStateEvolution if cfg.ga.mode == "async" else Evolution
         evolution = driver(
@@ -106,6 +111,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
             run_id=uuid.uuid4().hex[:12],
             progress=cfg.progress,
             identity=run_identity(cfg),
+            tracker=tracker,
         )
         if cfg.resume:
             runlog.repair()
@@ -122,6 +128,9 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     summary["workers"] = evaluator.num_workers
     summary["total_seconds"] = round(time.perf_counter() - started, 3)
     runlog.write(SUMMARY, summary)
+    if tracker is not None:
+        hparams = {k: v for k, v in _flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
+        tracker.finish(hparams, summary["best"])
     plot_fitness(runlog.history(), out / "fitness.png", title=f"garay run {summary['run_id']}")
     _print_best(summary, out)
     return summary

@@ -101,12 +101,24 @@ class Config:
     seed: int = 0
     resume: bool = False
     progress: bool = True
+    tensorboard: bool = False
+
+
+@dataclass
+class BestConfig(Config):
+    """`garay-best`: retrain a run's best genome (run_dir) or any genome file (genome)."""
+
+    run_dir: Optional[str] = None
+    genome: Optional[str] = None
+    repeats: int = 3
+    save_weights: bool = True
 
 
 def register_configs() -> None:
     """Register the schemas; each group's YAML names its schema in its defaults list."""
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
+    cs.store(name="best_schema", node=BestConfig)
     cs.store(group="blueprint", name="blueprint_schema", node=BlueprintConfig)
     cs.store(group="ga", name="ga_schema", node=GAConfig)
     cs.store(group="train", name="train_schema", node=TrainConfig)

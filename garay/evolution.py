@@ -67,6 +67,7 @@ class Evolution:
         run_id: str = "run",
         progress: bool = True,
         identity: dict[str, Any] | None = None,
+        tracker: Any | None = None,
     ):
         self.blueprint, self.ga, self.evaluator, self.runlog = blueprint, ga, evaluator, runlog
         self.input_shape, self.num_classes, self.conv_dim = input_shape, num_classes, conv_dim
@@ -78,6 +79,7 @@ class Evolution:
         self.redraws = 0
         self.generation_stats: list[dict[str, Any]] = []
         self.identity = identity or {}  # the settings a resumed run must share
+        self.tracker = tracker  # e.g. garay.tracking.TensorBoardTracker
         self.busy_seconds = 0.0  # worker time spent on this process's evaluations
         self.resumed_evaluations = 0
 
@@ -123,6 +125,8 @@ class Evolution:
         stats = {"generation": g, "best": max(fitness), "median": statistics.median(fitness),
                  "mean": statistics.fmean(fitness), "best_so_far": self.best()["fitness"]}
         self.generation_stats.append(stats)
+        if self.tracker is not None:
+            self.tracker.generation(stats)
         log.info("generation %d: best %.4f, median %.4f, best so far %.4f",
                  g, stats["best"], stats["median"], stats["best_so_far"])
         self.runlog.write(BEST, self.best())
@@ -178,6 +182,8 @@ class Evolution:
             self.runlog.append(record)
             self.cache[record["hash"]] = record
             self.busy_seconds += result.evaluation.seconds
+            if self.tracker is not None:
+                self.tracker.evaluation(record)
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
         bar.close()

@@ -63,3 +63,73 @@ def plot_fitness(history: Sequence[dict[str, Any]], path: Path | str, title: str
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def run_report(run_dir: Path) -> str:
+    """A run directory as text: best architecture, per-generation best and median; also
+    regenerates fitness.png."""
+    import json
+    import statistics
+
+    from garay.runlog import read_history
+
+    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+    history = list(read_history(run_dir / "history.jsonl"))
+    if not history:
+        raise FileNotFoundError(f"{run_dir} holds no history.jsonl with evaluations")
+    parts = [f"run {history[0]['run_id']}: {len(history)} evaluations"
+             + (f", {summary['total_seconds']:.1f} s" if "total_seconds" in summary else "")]
+    axis = "generation" if "generation" in history[0] else "birth"
+    groups: dict[int, list[float]] = {}
+    for h in history:
+        groups.setdefault(h[axis] if axis == "generation" else h["birth"] // 10, []).append(h["fitness"])
+    rows = [(k, len(v), f"{max(v):.4f}", f"{statistics.median(v):.4f}") for k, v in sorted(groups.items())]
+    label = "generation" if axis == "generation" else "births/10"
+    parts.append(_table((label, "evaluated", "best", "median"), rows))
+    statuses: dict[str, int] = {}
+    for h in history:
+        statuses[h["status"]] = statuses.get(h["status"], 0) + 1
+    parts.append("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    best = max(history, key=lambda h: (h["fitness"], h["hash"]))
+    parts.append(f"best: validation {best['val_accuracy']:.4f}, test {best['test_accuracy']:.4f}, "
+                 f"{best['params']} parameters, hash {best['hash']}")
+    parts.append(genome_tables(Genome.from_dict(best["genome"])))
+    plot_fitness(history, run_dir / "fitness.png", title=f"garay run {history[0]['run_id']}")
+    return "\n\n".join(parts)
+
+
+def sweep_report(sweep_dir: Path) -> str:
+    """A multirun directory as a table (and its CSV and plots regenerated)."""
+    from garay.sweep import REPRODUCTIONS, summarise_sweep, swept_keys
+
+    rows = summarise_sweep(sweep_dir)
+    keys = swept_keys(rows)
+    table = _table(("job", *keys, "best val", "best test", "evaluations"),
+                   [(r["job"], *[r["overrides"].get(k, "") for k in keys], f"{r['best_val_accuracy']:.4f}",
+                     f"{r['best_test_accuracy']:.4f}", r["evaluations"]) for r in rows])
+    text = f"sweep {sweep_dir}: {len(rows)} jobs\n\n{table}"
+    if (sweep_dir / REPRODUCTIONS).exists():
+        text += "\n\n" + (sweep_dir / REPRODUCTIONS).read_text()
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`garay-report DIR`: print a run or sweep directory as tables; regenerate its plots."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="garay-report", description=main.__doc__)
+    ap.add_argument("directory", type=Path, help="a run directory or a multirun (sweep) directory")
+    args = ap.parse_args(argv)
+    d: Path = args.directory
+    try:
+        if (d / "history.jsonl").exists():
+            print(run_report(d))
+        elif any(d.glob("*/summary.json")):
+            print(sweep_report(d))
+        else:
+            raise FileNotFoundError(f"{d} is neither a garay run (history.jsonl) nor a sweep (*/summary.json)")
+    except FileNotFoundError as exc:
+        print(f"garay-report: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -59,6 +59,8 @@ class SteadyStateEvolution(Evolution):
             self.runlog.append(record)
             self.cache[record["hash"]] = record
             self.busy_seconds += result.evaluation.seconds
+            if self.tracker is not None:
+                self.tracker.evaluation(record)
             in_flight.discard(record["hash"])
             self._join(Individual(result.task.genome, record["fitness"]))
             done += 1

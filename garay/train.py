@@ -49,6 +49,13 @@ def train_and_score(
     `settings.noise_level` to every batch of every epoch (the study's augmentation), then
     score validation (fitness) and test accuracy. Never raises for a bad genome: a NaN/inf
     loss ends as `diverged`, any exception as `failed`, an overrun as `timeout`."""
+    return train_model(genome, data, settings, device, seed)[0]
+
+
+def train_model(
+    genome: Genome, data: DeviceData | Dataset, settings: TrainSettings, device: str | torch.device, seed: int
+) -> tuple[Evaluation, nn.Module | None]:
+    """`train_and_score`, also returning the trained model (None unless `ok`)."""
     start = time.perf_counter()
     if not isinstance(data, DeviceData):
         data = DeviceData(data, device)
@@ -85,9 +92,10 @@ def train_and_score(
             epochs_done += 1
             # One host sync per epoch, not per batch: NaN/inf anywhere poisons the sum.
             if not math.isfinite(epoch_loss.item()):
-                return result("diverged", f"loss became non-finite in epoch {epochs_done}")
+                return result("diverged", f"loss became non-finite in epoch {epochs_done}"), None
             if settings.timeout_s is not None and time.perf_counter() - start > settings.timeout_s:
-                return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}")
-        return result("ok", None, accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test))
+                return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}"), None
+        val, test = accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test)
+        return result("ok", None, val, test), model
     except Exception as exc:  # noqa: BLE001 - any failure of one genome must not end the run
-        return result("failed", f"{type(exc).__name__}: {exc}")
+        return result("failed", f"{type(exc).__name__}: {exc}"), None

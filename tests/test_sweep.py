@@ -10,6 +10,7 @@ import pytest
 
 from garay.distance import genome_distance, group_similar
 from garay.genome import ConvGene, DenseGene, Genome
+from garay.report import main as report_main
 from garay.runlog import read_history
 
 TINY = ["ga.population_size=3", "ga.generations=2", "ga.num_parents=2", "train.epochs=1",
@@ -46,6 +47,9 @@ def test_seed_sweep_groups_similar_best_architectures(tmp_path):
     with open(tmp_path / "sweep_summary.csv") as f:
         assert [r["seed"] for r in csv.DictReader(f)] == ["0", "1", "2"]
     assert "sweep summary of 3 jobs" in proc.stdout
+    (tmp_path / "sweep_summary.csv").unlink()
+    assert report_main([str(tmp_path)]) == 0  # garay-report on a sweep: table, CSV again
+    assert (tmp_path / "sweep_summary.csv").exists()
 
 
 def test_genome_distance():

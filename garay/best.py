@@ -1,0 +1,138 @@
+"""`garay-best`: retrain the best genome of a run (or any genome file) several times and
+report the mean and spread of its validation and test accuracy, as the study's second
+script did."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from garay.config import ConfigError, register_configs, validate
+from garay.genome import Genome
+from garay.report import genome_tables
+from garay.runlog import write_json_atomic
+
+log = logging.getLogger("garay.best")
+register_configs()
+RESULTS = "retrain.json"
+
+
+def _load_genome(cfg: DictConfig) -> tuple[Genome, dict[str, Any]]:
+    """The genome to retrain and what is known of it (recorded accuracy, source)."""
+    if (cfg.run_dir is None) == (cfg.genome is None):
+        raise ConfigError("run_dir", "give exactly one of run_dir=DIR (a garay run) or genome=FILE (a genome JSON)")
+    if cfg.genome is not None:
+        path = Path(cfg.genome)
+        try:
+            data = json.loads(path.read_text())
+            return Genome.from_dict(data.get("genome", data)), {"source": str(path)}
+        except (OSError, ValueError) as exc:
+            raise ConfigError("genome", f"cannot read a genome from {path}: {exc}") from None
+    best_path = Path(cfg.run_dir) / "best.json"
+    if not best_path.exists():
+        raise ConfigError("run_dir", f"{best_path} does not exist (is {cfg.run_dir} a garay run directory?)")
+    best = json.loads(best_path.read_text())
+    return Genome.from_dict(best["genome"]), {"source": str(best_path), "recorded": best}
+
+
+def _with_run_settings(cfg: DictConfig) -> DictConfig:
+    """With run_dir: the run's data/train/blueprint settings, then this command's overrides."""
+    summary = Path(cfg.run_dir) / "summary.json" if cfg.run_dir else None
+    if summary is None or not summary.exists():
+        return cfg
+    run_cfg = json.loads(summary.read_text())["config"]
+    merged = OmegaConf.merge(cfg, {k: run_cfg[k] for k in ("data", "train", "blueprint") if k in run_cfg})
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        mine = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].split(".")[0] in ("data", "train", "blueprint")]
+        merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(mine))
+    return merged
+
+
+def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
+    """Retrain `repeats` times with distinct seeds; write retrain.json (and the weights of
+    the best repeat as best_model.npz); return the results."""
+    if cfg.repeats < 1:
+        raise ConfigError("repeats", f"must be at least 1, got {cfg.repeats}")
+    genome, known = _load_genome(cfg)
+    cfg = _with_run_settings(cfg)
+    validate(cfg)
+    import torch
+
+    from garay.data import load_dataset
+    from garay.evaluation import TrainSettings, evaluation_seed
+    from garay.train import DeviceData, train_model
+    from garay.weights import save_weights
+
+    torch.set_num_threads(cfg.cluster.cpus_per_worker)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = load_dataset(cfg.data)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    data = DeviceData(dataset, device)
+    settings = TrainSettings(epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+                             noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s,
+                             conv_dim=cfg.blueprint.conv_dim)
+    repeats, best_model, best_val = [], None, -1.0
+    for i in range(cfg.repeats):
+        seed = evaluation_seed(cfg.seed, genome.hash, 1_000_000 + i)
+        ev, model = train_model(genome, data, settings, device, seed)
+        repeats.append({"repeat": i, "seed": seed, **ev.to_dict()})
+        log.info("repeat %d: %s val %.4f test %.4f", i, ev.status, ev.val_accuracy, ev.test_accuracy)
+        if model is not None and ev.val_accuracy > best_val:
+            best_model, best_val = model, ev.val_accuracy
+
+    def spread(key: str) -> dict[str, float]:
+        xs = [r[key] for r in repeats]
+        return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+                "min": min(xs), "max": max(xs)}
+
+    results = {"genome": genome.to_dict(), "hash": genome.hash, **known, "repeats": repeats,
+               "val_accuracy": spread("val_accuracy"), "test_accuracy": spread("test_accuracy"),
+               "data": cfg.data.name, "train": OmegaConf.to_container(cfg.train, resolve=True)}
+    if cfg.save_weights and best_model is not None:
+        save_weights(best_model, out / "best_model.npz")
+        write_json_atomic(out / "best_model.json", {
+            "genome": genome.to_dict(), "input_shape": list(dataset.input_shape), "classes": list(dataset.classes),
+            "conv_dim": cfg.blueprint.conv_dim, "val_accuracy": best_val, "weights": "best_model.npz"})
+    write_json_atomic(out / RESULTS, results)
+    _print(results, genome, out)
+    return results
+
+
+def _print(results: dict[str, Any], genome: Genome, out: Path) -> None:
+    print(genome_tables(genome))
+    print("\nrepeat  status    val      test")
+    for r in results["repeats"]:
+        print(f"{r['repeat']:>6}  {r['status']:<8}  {r['val_accuracy']:.4f}   {r['test_accuracy']:.4f}")
+    v, t = results["val_accuracy"], results["test_accuracy"]
+    print(f"\nvalidation accuracy {v['mean']:.4f} ± {v['std']:.4f}, test accuracy {t['mean']:.4f} ± {t['std']:.4f} "
+          f"over {len(results['repeats'])} repeats")
+    if "recorded" in results:
+        rec = results["recorded"]
+        print(f"the run recorded validation {rec['val_accuracy']:.4f}, test {rec['test_accuracy']:.4f}")
+    print(f"results: {out / RESULTS}")
+
+
+@hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="best")
+def main(cfg: DictConfig) -> None:
+    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE`."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        retrain(cfg, HydraConfig.get().runtime.output_dir)
+    except ConfigError as exc:
+        print(f"garay-best: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

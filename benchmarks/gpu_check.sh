@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GARAY=${GARAY:-.venv/bin/garay}
+PY=${PY:-.venv/bin/python}
 out=$(mktemp -d)
-python3 - <<'PY'
+"$PY" - <<'PY'
 import torch
 assert torch.cuda.is_available(), "no CUDA device visible to torch"
 print("device:", torch.cuda.get_device_name(0), "torch", torch.__version__)

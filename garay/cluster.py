@@ -22,6 +22,19 @@ def _code_runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(Path(garay.__file__).parent)]}
 
 
+def _token_mode_if_token_exists() -> None:
+    """Joining a cluster: use Ray's token authentication when a token is at hand (the
+    RAY_AUTH_TOKEN variable, RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token) and RAY_AUTH_MODE
+    is unset, as `ray start --head` does; Ray's own client does not."""
+    try:  # Ray >= 2.52; older releases have no token authentication
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -46,8 +59,10 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None
     kwargs: dict[str, Any] = {"log_to_driver": True}
     if address is None:
         kwargs["include_dashboard"] = False
-    elif ship_code:
-        kwargs["runtime_env"] = _code_runtime_env()
+    else:
+        _token_mode_if_token_exists()
+        if ship_code:
+            kwargs["runtime_env"] = _code_runtime_env()
     ray.init(address=address, **kwargs)
     log.info("Ray resources: %s", ray.cluster_resources())
     keep = _in_multirun()

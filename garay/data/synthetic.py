@@ -91,7 +91,7 @@ def make_synthetic(
     *,
     seed: int = 0,
     num_classes: int = 10,
-    examples_per_class: int = 200,
+    examples_per_class: int = 400,
     sample_rate: int = 8000,
     duration: float = 0.5,
     snr_db: tuple[float, float] = (-2.0, 10.0),

@@ -55,6 +55,9 @@ def plot_fitness(history: Sequence[dict[str, Any]], path: Path | str, title: str
         running.append((x, level))
     if running:
         ax.plot(*zip(*running), color="C3", marker="o", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("birth order" if history and "birth" in history[0] else "generation")
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1)

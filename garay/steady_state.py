@@ -38,6 +38,7 @@ class SteadyStateEvolution(Evolution):
         done = 0
         while done < budget:
             # Keep every worker busy while the budget lasts.
+            repeats = 0  # children in a row that were already evaluated (a small search space)
             while len(in_flight) < self.evaluator.num_workers and self.births < budget:
                 genome = self.next_genome()
                 if genome is None:
@@ -46,6 +47,9 @@ class SteadyStateEvolution(Evolution):
                     self.duplicates += 1
                     if genome.hash in self.cache:
                         self._join(Individual(genome, self.cache[genome.hash]["fitness"]))
+                    repeats += 1
+                    if repeats >= self.ga.max_redraws:
+                        break  # wait for a result to change the population
                     continue
                 birth = self.births
                 self.births += 1

@@ -40,3 +40,12 @@ def test_same_seed_same_genomes_and_fitness_whatever_the_workers(make_cfg, tmp_p
     assert seen["inprocess"] == seen["ray1"] == seen["ray2"]
     workers = {h["worker"] for h in _history(tmp_path / "ray2")}
     assert workers == {"w0", "w1"}  # results really came from two processes
+
+
+def test_async_mode_ends_when_the_search_space_is_exhausted(make_cfg, tmp_path):
+    # Two possible genomes in all: the budget cannot be spent, and the run must still end.
+    tiny_space = ["blueprint.max_layers=1", "blueprint.layer_sizes=[8]", "blueprint.activations=[relu]",
+                  "blueprint.dropouts=[0.1]", "ga.conv_chance=0.0", "ga.mode=async", "cluster.backend=inprocess",
+                  "ga.max_redraws=20"]
+    summary = run(make_cfg(*tiny_space), run_dir=tmp_path)
+    assert 1 <= summary["evaluations"] <= 2 and summary["duplicates"] > 0

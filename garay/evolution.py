@@ -13,11 +13,12 @@ from typing import Any, Callable
 import numpy as np
 
 from garay.blueprint import Blueprint, sample_genome
+from garay.config import ConfigError
+from garay.evaluation import evaluation_seed
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
 from garay.runlog import BEST, CHECKPOINT, RunLog
 from garay.shapes import is_valid, param_count
-from garay.evaluation import evaluation_seed
 from garay.workers import Evaluator, Result, Task, evaluate_all
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,12 @@ class GASettings:
         return cls(**{k: cfg[k] for k in cls.__dataclass_fields__})
 
 
-class BreedingError(RuntimeError):
-    """No genome that fits the input was found within ga.max_redraws draws."""
+class BreedingError(ConfigError):
+    """No genome that fits the input was found within ga.max_redraws draws: the blueprint
+    does not suit the input shape (the CLI reports it in one line, exit status 2)."""
+
+    def __init__(self, message: str):
+        super().__init__("blueprint", message)
 
 
 class Evolution:

@@ -43,17 +43,26 @@ def _load_genome(cfg: DictConfig) -> tuple[Genome, dict[str, Any]]:
 
 
 def _with_run_settings(cfg: DictConfig) -> DictConfig:
-    """With run_dir: the run's data/train/blueprint settings, then this command's overrides."""
-    summary = Path(cfg.run_dir) / "summary.json" if cfg.run_dir else None
-    if summary is None or not summary.exists():
+    """With run_dir: the run's data/train/blueprint settings (from summary.json, or from
+    checkpoint.json for a run that did not finish), then what this command overrode."""
+    if cfg.run_dir is None:
         return cfg
-    run_cfg = json.loads(summary.read_text())["config"]
-    merged = OmegaConf.merge(cfg, {k: run_cfg[k] for k in ("data", "train", "blueprint") if k in run_cfg})
+    run_dir = Path(cfg.run_dir)
+    if (run_dir / "summary.json").exists():
+        run_cfg = json.loads((run_dir / "summary.json").read_text())["config"]
+    elif (run_dir / "checkpoint.json").exists():
+        run_cfg = json.loads((run_dir / "checkpoint.json").read_text()).get("identity", {})
+    else:
+        raise ConfigError("run_dir", f"{run_dir} has neither summary.json nor checkpoint.json: its settings are unknown")
+    groups = ("data", "train", "blueprint")
+    merged = OmegaConf.merge(cfg, {k: run_cfg[k] for k in groups if k in run_cfg})
     from hydra.core.hydra_config import HydraConfig
 
     if HydraConfig.initialized():
-        mine = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].split(".")[0] in ("data", "train", "blueprint")]
-        merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(mine))
+        for override in HydraConfig.get().overrides.task:
+            key = override.split("=", 1)[0].lstrip("+~")
+            if key.split(".")[0] in groups:  # `data=npz` (a group) or `train.epochs=3` (a key)
+                OmegaConf.update(merged, key, OmegaConf.select(cfg, key), merge=False)
     return merged
 
 

@@ -50,11 +50,14 @@ def _check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
     if cfg.ga.mode != "generational":
         raise ConfigError("resume", "is supported for ga.mode=generational only")
     checkpoint = runlog.checkpoint()
-    if checkpoint is not None:
-        before, now = _flatten(checkpoint.get("identity", {})), _flatten(run_identity(cfg))
-        for key in sorted(set(before) | set(now)):
-            if before.get(key) != now.get(key):
-                raise ConfigError(key, f"was {before.get(key)!r} in the run being resumed, now {now.get(key)!r}")
+    if checkpoint is None:
+        if has_history:
+            raise ConfigError("resume", f"{runlog.dir} has a history but no checkpoint.json to resume from")
+        return None
+    before, now = _flatten(checkpoint.get("identity", {})), _flatten(run_identity(cfg))
+    for key in sorted(set(before) | set(now)):
+        if before.get(key) != now.get(key):
+            raise ConfigError(key, f"was {before.get(key)!r} in the run being resumed, now {now.get(key)!r}")
     return checkpoint
 
 
@@ -78,7 +81,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
     from garay.evaluation import TrainSettings
-    from garay.evolution import Evolution, GASettings
+    from garay.evolution import Evolution, GASettings, check_feasible
     from garay.steady_state import SteadyStateEvolution
 
     out = _run_dir(run_dir)
@@ -92,6 +95,9 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
         epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
         noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s, conv_dim=cfg.blueprint.conv_dim,
     )
+    blueprint = Blueprint.from_config(cfg.blueprint)
+    check_feasible(blueprint, cfg.ga.conv_chance, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim,
+                   cfg.ga.max_redraws, cfg.seed)  # before Ray starts
     tracker = None
     if cfg.tensorboard:
         from garay.tracking import TensorBoardTracker
@@ -100,7 +106,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
         driver = SteadyStateEvolution if cfg.ga.mode == "async" else Evolution
         evolution = driver(
-            blueprint=Blueprint.from_config(cfg.blueprint),
+            blueprint=blueprint,
             ga=GASettings.from_config(cfg.ga),
             evaluator=evaluator,
             runlog=runlog,

@@ -52,6 +52,20 @@ class BreedingError(ConfigError):
         super().__init__("blueprint", message)
 
 
+def check_feasible(blueprint: Blueprint, conv_chance: float, input_shape: tuple[int, int], num_classes: int,
+                   conv_dim: int, tries: int, seed: int = 0) -> None:
+    """Raise BreedingError when not one of `tries` random genomes fits the input: a
+    blueprint unsuited to the data, caught before any worker starts."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        if is_valid(sample_genome(blueprint, conv_chance, rng), input_shape, num_classes, conv_dim):
+            return
+    raise BreedingError(
+        f"no genome fits inputs of shape {input_shape} in ga.max_redraws={tries} draws; allow smaller "
+        "kernels, strides or pool sizes in the blueprint, or longer inputs"
+    )
+
+
 class Evolution:
     """Generational evolution (the study's method): evaluate, select, cross over, mutate,
     evaluate."""
@@ -111,6 +125,10 @@ class Evolution:
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
+        if self.generation == 0 and not self.population:
+            # Before any evaluation: a run killed in generation 0 still leaves its settings
+            # (and its generator's starting state) for resume to check against.
+            self.runlog.write(CHECKPOINT, self.checkpoint())
         while self.generation < self.ga.generations:
             self.step()
         return self.summary(time.perf_counter() - start)

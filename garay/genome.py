@@ -39,11 +39,6 @@ Gene = Union[ConvGene, DenseGene]
 GENE_TYPES: dict[str, type] = {"conv": ConvGene, "dense": DenseGene}
 
 
-def gene_params(gene: Gene) -> tuple[str, ...]:
-    """Names of the parameters a gene of this kind holds."""
-    return tuple(f.name for f in fields(gene))
-
-
 def gene_to_dict(gene: Gene) -> dict[str, Any]:
     return {"kind": gene.kind, **asdict(gene)}
 

@@ -44,9 +44,7 @@ class SteadyStateEvolution(Evolution):
                 if genome is None:
                     break  # too few evaluated members to breed from yet
                 if genome.hash in self.cache or genome.hash in in_flight:
-                    self.duplicates += 1
-                    if genome.hash in self.cache:
-                        self._join(Individual(genome, self.cache[genome.hash]["fitness"]))
+                    self.duplicates += 1  # not trained again, and no second place in the population
                     repeats += 1
                     if repeats >= self.ga.max_redraws:
                         break  # wait for a result to change the population
@@ -102,7 +100,8 @@ class SteadyStateEvolution(Evolution):
         members = list(self.members)
         size = min(self.ga.tournament_size, len(members))
         picks = self.rng.choice(len(members), size=size, replace=False)
-        return max((members[i] for i in picks), key=lambda ind: (ind.fitness, ind.genome.hash))
+        # Ties break towards the lower hash, as in `select`.
+        return min((members[i] for i in picks), key=lambda ind: (-ind.fitness, ind.genome.hash))
 
     def checkpoint(self) -> dict[str, Any]:
         state = super().checkpoint()

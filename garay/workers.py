@@ -53,9 +53,6 @@ class Evaluator(Protocol):
 
     def next_result(self) -> Result: ...
 
-    @property
-    def pending(self) -> int: ...
-
     def close(self) -> None: ...
 
 
@@ -108,10 +105,6 @@ class InProcessEvaluator:
 
     def submit(self, task: Task) -> None:
         self._queue.append(task)
-
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
 
     def next_result(self) -> Result:
         task = self._queue.popleft()
@@ -172,6 +165,8 @@ class RayEvaluator:
     epoch; the hard limit catches an epoch that never ends).
     """
 
+    MAX_START_FAILURES = 3  # a slot whose actor fails to start this often in a row is dropped
+
     def __init__(
         self,
         dataset: Dataset,
@@ -211,6 +206,7 @@ class RayEvaluator:
         self._queue: deque[tuple[Task, int]] = deque()
         self._in_flight: dict[Any, _Flight] = {}
         self._waiting_since = time.monotonic()
+        self._start_failures: dict[int, int] = {}
         self.restarts = 0
         for slot in range(self.num_workers):
             self._start(slot)
@@ -252,8 +248,15 @@ class RayEvaluator:
         try:
             self._placement[slot] = self._ray.get(ref)
             self._idle.append(slot)
+            self._start_failures[slot] = 0
         except self._ray.exceptions.RayError as exc:
-            log.warning("worker w%d failed to start: %s", slot, str(exc).splitlines()[0])
+            self._start_failures[slot] = self._start_failures.get(slot, 0) + 1
+            first = str(exc).strip().splitlines()
+            log.warning("worker w%d failed to start (%d in a row): %s", slot, self._start_failures[slot],
+                        first[0] if first else type(exc).__name__)
+            if self._start_failures[slot] >= self.MAX_START_FAILURES:
+                log.error("giving up on worker slot w%d", slot)  # the other slots carry on
+                return
             self.restarts += 1
             self._start(slot)
 
@@ -266,10 +269,6 @@ class RayEvaluator:
         return list(self._actors)
 
     # --- tasks ----------------------------------------------------------------------
-
-    @property
-    def pending(self) -> int:
-        return len(self._queue) + len(self._in_flight)
 
     def submit(self, task: Task) -> None:
         self._queue.append((task, 1))
@@ -290,12 +289,12 @@ class RayEvaluator:
             if not self._in_flight and not self._starting and not self._idle:
                 raise RuntimeError("no Ray worker is alive or starting")
             self._check_stalled()
+            timed_out = self._check_deadlines()
+            if timed_out is not None:
+                return timed_out
             refs = list(self._in_flight) + list(self._starting)
             ready, _ = ray.wait(refs, num_returns=1, timeout=1.0)
             if not ready:
-                timed_out = self._check_deadlines()
-                if timed_out is not None:
-                    return timed_out
                 continue
             ref = ready[0]
             if ref in self._starting:
@@ -322,6 +321,7 @@ class RayEvaluator:
         reason = f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
         log.warning("worker w%d was lost on genome %s (attempt %d): %s",
                     flight.slot, flight.task.genome.hash, flight.attempt, reason)
+        self._restart_idle_on_dead_node(self._placement.get(flight.slot, {}).get("node_id"))
         self._restart(flight.slot)
         if flight.attempt <= self.max_retries:
             self._queue.appendleft((flight.task, flight.attempt + 1))
@@ -331,6 +331,19 @@ class RayEvaluator:
         error = f"worker lost {flight.attempt} times (cluster.max_retries={self.max_retries}); last: {reason}"
         return Result(flight.task, Evaluation.unfinished("failed", error), worker=f"w{flight.slot}",
                       attempts=flight.attempt)
+
+    def _restart_idle_on_dead_node(self, node_id: str | None) -> None:
+        """When a worker's node is gone, its idle neighbours are gone too: restart them now,
+        so no task is sent to a dead actor and spends one of its retries there."""
+        if node_id is None:
+            return
+        alive = {n["NodeID"] for n in self._ray.nodes() if n.get("Alive")}
+        if node_id in alive:
+            return
+        for slot in [s for s in self._idle if self._placement.get(s, {}).get("node_id") == node_id]:
+            self._idle.remove(slot)
+            log.warning("worker w%d was on lost node %s; restarting it", slot, node_id[:8])
+            self._restart(slot)
 
     def _check_deadlines(self) -> Result | None:
         if self.hard_timeout_s is None:
@@ -358,9 +371,15 @@ class RayEvaluator:
             raise RuntimeError(f"no Ray worker could be placed for {self.start_timeout_s:.0f} s; "
                                f"cluster resources: {self._ray.cluster_resources()}")
 
-    def peak_memory(self) -> list[int]:
-        """Peak CUDA memory of each live actor (0 on CPU)."""
-        return self._ray.get([a.peak_memory.remote() for a in self._actors])
+    def peak_memory(self, timeout_s: float = 30.0) -> list[int | None]:
+        """Peak CUDA memory of each started actor (0 on CPU; None when it does not answer)."""
+        out: list[int | None] = []
+        for slot in sorted(self._placement):
+            try:
+                out.append(self._ray.get(self._actors[slot].peak_memory.remote(), timeout=timeout_s))
+            except (self._ray.exceptions.RayError, TimeoutError):
+                out.append(None)
+        return out
 
     def close(self) -> None:
         for actor in self._actors:

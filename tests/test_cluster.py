@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 import pytest
@@ -158,4 +158,19 @@ def test_every_genome_of_a_generation_lands_in_history_once_despite_a_kill(ray_l
     gen0 = [h for h in history if h["generation"] == 0]
     assert len(gen0) == 6 and all(h["status"] == "ok" for h in history)
     assert any(h["attempts"] == 2 for h in history)
+    ev.close()
+
+
+def test_idle_workers_on_a_lost_node_do_not_spend_retries(cluster):
+    c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 3})
+    ev = RayEvaluator(DATA, SETTINGS, max_retries=1, trainer=SleepTrainer(0.5))
+    placements = {p["name"]: p for p in ev.wait_ready(60)}
+    assert ev.num_workers == 4 and len({p["node_id"] for p in placements.values()}) == 2
+    # Make the worst case certain: the one worker on the surviving head is the last idle one.
+    head = ray.get_runtime_context().get_node_id()
+    ev._idle = deque(sorted(ev._idle, key=lambda slot: placements[f"w{slot}"]["node_id"] == head))
+    c.remove_node(node, allow_graceful=False)  # between generations: every worker idle
+    [result] = drain(ev, tasks(1))  # tried on a dead worker once, then straight on the live one
+    assert result.evaluation.status == "ok", result.evaluation.error
+    assert result.attempts == 2 and result.node_id == head
     ev.close()

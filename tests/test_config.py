@@ -63,7 +63,7 @@ def test_cli_exits_2_with_one_line_naming_the_key(tmp_path):
 def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
     # Convs only, kernel 31, stride 2, pool 3: one conv layer already shrinks 32 frames to 0.
     proc = subprocess.run(
-        [sys.executable, "-m", "garay.cli", "cluster.backend=inprocess", "ga.conv_chance=1.0",
+        [sys.executable, "-m", "garay.cli", "ga.conv_chance=1.0",
          "blueprint.kernel_sizes=[31]", "blueprint.paddings=[0]", "blueprint.pool_sizes=[3]",
          "blueprint.strides=[2]", "ga.max_redraws=5", "data.examples_per_class=20", f"hydra.run.dir={tmp_path}"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
@@ -71,3 +71,4 @@ def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("garay: error: blueprint:") and "max_redraws" in lines[0]
+    assert not (tmp_path / "checkpoint.json").exists()  # stopped before Ray and before the run began

@@ -18,9 +18,9 @@ def test_default_main_job(tmp_path, capsys):
     assert len(history) == summary["evaluations"] <= 10 + 3 * 6
     assert {h["generation"] for h in history} <= {0, 1, 2, 3} and summary["generations"] == 4
     assert summary["best"]["fitness"] > 0.6  # chance is 0.1
-    assert [s["best_so_far"] for s in summary["generation_stats"]] == sorted(
-        s["best_so_far"] for s in summary["generation_stats"])
-    assert "Convolutional layers" in capsys.readouterr().out or summary["best"]["genome"]["genes"][0]["kind"] == "dense"
+    assert summary["generation_stats"][-1]["best"] >= summary["generation_stats"][0]["best"]  # parents are kept
+    out = capsys.readouterr().out
+    assert "Best architecture" in out and "| layer |" in out
 
 
 @pytest.mark.slow

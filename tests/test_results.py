@@ -87,3 +87,21 @@ def test_tensorboard_records_the_run(finished_run):
     fitness = [e.value for e in acc.Scalars("evaluation/fitness")]
     assert fitness == pytest.approx([json.loads(line)["fitness"] for line in history])
     assert len(acc.Scalars("generation/best")) == 2
+
+
+def test_garay_best_on_an_unfinished_run_uses_its_checkpoint_settings(finished_run, tmp_path):
+    import shutil
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(finished_run, unfinished, ignore=shutil.ignore_patterns("retrain", "tensorboard"))
+    (unfinished / "summary.json").unlink()
+    proc = subprocess.run([sys.executable, "-m", "garay.best", f"run_dir={unfinished}", "repeats=1",
+                           "train.lr=0.002"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [out] = list((unfinished / "retrain").iterdir())
+    train = json.loads((out / "retrain.json").read_text())["train"]
+    assert train["epochs"] == 1 and train["lr"] == 0.002  # the run's epochs, this command's lr
+    (unfinished / "checkpoint.json").unlink()
+    proc = subprocess.run([sys.executable, "-m", "garay.best", f"run_dir={unfinished}"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 2 and "settings are unknown" in proc.stderr

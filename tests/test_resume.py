@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from garay.cli import run
@@ -47,6 +48,10 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, kill_after):
     finished_before = [_key(h) for h in read_history(history)]
     assert 0 < len(finished_before) < len(expected)
 
+    changed = subprocess.run(_garay(broken, "resume=true", "train.epochs=1"), capture_output=True, text=True,
+                             timeout=600)
+    assert changed.returncode == 2 and "train.epochs" in changed.stderr  # even when killed in generation 0
+
     resumed = subprocess.run(_garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     got = [_key(h) for h in read_history(history)]
@@ -75,7 +80,10 @@ def test_torn_last_line_is_repaired(make_cfg, tmp_path):
     lines = history.read_text().splitlines()
     # A crash mid-write of generation 0's last result: a torn line, no checkpoint yet.
     history.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
-    (tmp_path / "checkpoint.json").unlink()
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    checkpoint.update(next_generation=0, population=[], redraws=0, generation_stats=[],
+                      rng_state=np.random.default_rng(checkpoint["seed"]).bit_generator.state)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(checkpoint))  # as written before generation 0
     run(make_cfg("cluster.backend=inprocess", "ga.generations=1", "resume=true"), run_dir=tmp_path)
     again = history.read_text().splitlines()
     assert len(again) == len(lines) and again[:-1] == lines[:-1]

@@ -15,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from garay.distance import group_similar
+from garay.distance import genome_distance, group_similar
 from garay.genome import Genome
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,16 @@ def reproductions_report(rows: list[dict[str, Any]], threshold: float = 0.25) ->
     for group in group_similar(genomes, threshold):
         jobs = ", ".join(done[i]["job"] for i in group)
         lines.append(f"  {len(group)} run(s): jobs {jobs}: e.g. {genomes[group[0]].describe()}")
+    if len(genomes) > 1:
+        d, i, j = min((genome_distance(a, b), i, j) for i, a in enumerate(genomes)
+                      for j, b in enumerate(genomes) if i < j)
+        lines.append(f"  closest pair: jobs {done[i]['job']} and {done[j]['job']}, distance {d:.3f}")
+    lines.append("\nRuns by layer pattern (C = conv, D = dense), a coarser view of recurrence:")
+    patterns: dict[str, list[str]] = {}
+    for r, g in zip(done, genomes):
+        patterns.setdefault("-".join("C" if gene.kind == "conv" else "D" for gene in g.genes), []).append(r["job"])
+    for pattern, jobs in sorted(patterns.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"  {pattern:<12} {len(jobs)} run(s): jobs {', '.join(jobs)}")
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,8 @@ def test_ready_experiment_writes_a_sweep_summary(tmp_path, experiment, key, valu
 def test_seed_sweep_groups_similar_best_architectures(tmp_path):
     proc = _multirun(tmp_path, "seed=0,1,2", "cluster.backend=inprocess")
     report = (tmp_path / "reproductions.txt").read_text()
-    assert report.count("\n") >= 5 and "Groups of similar" in report
+    assert report.count("\n") >= 5 and "Groups of similar" in report and "closest pair" in report
+    assert "layer pattern" in report
     with open(tmp_path / "sweep_summary.csv") as f:
         assert [r["seed"] for r in csv.DictReader(f)] == ["0", "1", "2"]
     assert "sweep summary of 3 jobs" in proc.stdout

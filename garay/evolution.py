@@ -201,17 +201,22 @@ class Evolution:
             tasks[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
         bar = _progress(len(tasks), f"gen {generation}", self.progress)
         for result in evaluate_all(self.evaluator, list(tasks.values())):
-            record = self.record(result)
-            self.runlog.append(record)
-            self.cache[record["hash"]] = record
-            self.busy_seconds += result.evaluation.seconds
-            if self.tracker is not None:
-                self.tracker.evaluation(record)
+            self.finish(result)
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
         bar.close()
         return [ind if ind.evaluated else Individual(ind.genome, self.cache[ind.genome.hash]["fitness"])
                 for ind in population]
+
+    def finish(self, result: Result) -> dict[str, Any]:
+        """A result has arrived: on disk first, then into the cache and the tracker."""
+        record = self.record(result)
+        self.runlog.append(record)
+        self.cache[record["hash"]] = record
+        self.busy_seconds += result.evaluation.seconds
+        if self.tracker is not None:
+            self.tracker.evaluation(record)
+        return record
 
     def record(self, result: Result) -> dict[str, Any]:
         """The history.jsonl line of one finished evaluation."""

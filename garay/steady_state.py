@@ -57,12 +57,7 @@ class SteadyStateEvolution(Evolution):
             if not in_flight:
                 break
             result = self.evaluator.next_result()
-            record = self.record(result)
-            self.runlog.append(record)
-            self.cache[record["hash"]] = record
-            self.busy_seconds += result.evaluation.seconds
-            if self.tracker is not None:
-                self.tracker.evaluation(record)
+            record = self.finish(result)
             in_flight.discard(record["hash"])
             self._join(Individual(result.task.genome, record["fitness"]))
             done += 1

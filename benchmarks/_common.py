@@ -3,6 +3,7 @@ in one run)."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -10,6 +11,9 @@ from typing import Iterator
 import numpy as np
 
 from garay.blueprint import Blueprint, sample_genome
+from garay.data.dataset import Dataset
+from garay.data.synthetic import make_synthetic
+from garay.evaluation import TrainSettings
 from garay.genome import Genome
 from garay.shapes import is_valid
 
@@ -31,3 +35,16 @@ def timed(label: str, store: dict[str, float]) -> Iterator[None]:
     yield
     store[label] = time.perf_counter() - start
     print(f"  {label}: {store[label]:.2f} s", flush=True)
+
+
+def real_workload(default_genomes: int, seed: int = 0) -> tuple[Dataset, TrainSettings, list[Genome]]:
+    """The shared real-training workload (`--genomes`, `--epochs`): the default synthetic
+    set, its training settings, and distinct valid genomes."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--genomes", type=int, default=default_genomes)
+    ap.add_argument("--epochs", type=int, default=5)
+    args = ap.parse_args()
+    data = make_synthetic()
+    genomes = valid_genomes(args.genomes, data.input_shape, seed=seed)
+    print(f"{len(genomes)} genomes, {args.epochs} epochs, {data.sizes()['train']} training examples")
+    return data, TrainSettings(epochs=args.epochs), genomes

@@ -6,14 +6,11 @@ process. Goal: ratio at most 1.05 (Ray start-up reported separately).
 
 from __future__ import annotations
 
-import argparse
-
 import ray
 import torch
 from torch import nn
 
-from _common import timed, valid_genomes
-from garay.data.synthetic import make_synthetic
+from _common import real_workload, timed
 from garay.evaluation import TrainSettings
 from garay.model import build_model
 from garay.workers import RayEvaluator, Task, evaluate_all
@@ -46,15 +43,8 @@ def plain_loop(genomes, data, settings: TrainSettings) -> list[float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--genomes", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=5)
-    args = ap.parse_args()
-    data = make_synthetic()
-    settings = TrainSettings(epochs=args.epochs)
-    genomes = valid_genomes(args.genomes, data.input_shape)
+    data, settings, genomes = real_workload(12)
     t: dict[str, float] = {}
-    print(f"{len(genomes)} genomes, {args.epochs} epochs, {data.sizes()['train']} training examples")
     with timed("plain PyTorch loop (1 thread)", t):
         plain_loop(genomes, data, settings)
     with timed("Ray start-up", t):

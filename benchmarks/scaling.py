@@ -6,28 +6,17 @@ speed-up at least 1.7x.
 
 from __future__ import annotations
 
-import argparse
-
 import ray
 
-from _common import timed, valid_genomes
-from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
+from _common import real_workload, timed
 from garay.workers import RayEvaluator, Task, evaluate_all
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--genomes", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=5)
-    args = ap.parse_args()
-    data = make_synthetic()
-    settings = TrainSettings(epochs=args.epochs)
-    genomes = valid_genomes(args.genomes, data.input_shape, seed=1)
+    data, settings, genomes = real_workload(16, seed=1)
     tasks = [Task(f"t{i}", g, i, 0) for i, g in enumerate(genomes)]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     t: dict[str, float] = {}
-    print(f"{len(genomes)} genomes, {args.epochs} epochs")
     for workers in (1, 2):
         ev = RayEvaluator(data, settings, num_workers=workers)
         ev.wait_ready()  # actor start-up is not part of the comparison

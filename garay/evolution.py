@@ -94,6 +94,7 @@ class Evolution:
         self.rng = np.random.default_rng(seed)
         self.population: list[Individual] = []
         self.cache: dict[str, dict[str, Any]] = {}  # genome hash -> its evaluation record
+        self._best: dict[str, Any] | None = None
         self.generation = 0  # the next generation to run
         self.redraws = 0
         self.generation_stats: list[dict[str, Any]] = []
@@ -108,7 +109,7 @@ class Evolution:
         back where the last finished generation left it. Without a checkpoint (killed in
         generation 0) the loop restarts from the seed and finds its results in the cache."""
         for record in history:
-            self.cache[record["hash"]] = record
+            self._remember(record)
         self.resumed_evaluations = len(history)
         if history:
             self.run_id = history[0]["run_id"]
@@ -212,7 +213,7 @@ class Evolution:
         """A result has arrived: on disk first, then into the cache and the tracker."""
         record = self.record(result)
         self.runlog.append(record)
-        self.cache[record["hash"]] = record
+        self._remember(record)
         self.busy_seconds += result.evaluation.seconds
         if self.tracker is not None:
             self.tracker.evaluation(record)
@@ -246,12 +247,21 @@ class Evolution:
 
     # --- results ------------------------------------------------------------------------
 
+    def _remember(self, record: dict[str, Any]) -> None:
+        """Cache an evaluation and keep the best so far up to date (no rescan per result)."""
+        self.cache[record["hash"]] = record
+
+        def rank(r: dict[str, Any]) -> tuple:  # ok before anything else, then fitness, then hash
+            return (r["status"] != "ok", -r["fitness"], r["hash"])
+
+        if self._best is None or rank(record) < rank(self._best):
+            self._best = record
+
     def best(self) -> dict[str, Any]:
         """The fittest evaluation so far (ties: lower hash), as best.json holds it."""
-        done = [r for r in self.cache.values() if r["status"] == "ok"] or list(self.cache.values())
-        if not done:
+        r = self._best
+        if r is None:
             return {"fitness": 0.0}
-        r = min(done, key=lambda r: (-r["fitness"], r["hash"]))
         return {"genome": r["genome"], "hash": r["hash"], "fitness": r["fitness"],
                 "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"],
                 "params": r["params"], **{k: r[k] for k in ("generation", "birth") if k in r}}

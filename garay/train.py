@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from garay.data.dataset import Dataset
-from garay.evaluation import Evaluation, TrainSettings, evaluation_seed  # noqa: F401 - re-exported
+from garay.evaluation import Evaluation, TrainSettings
 from garay.genome import Genome
 from garay.model import build_model, count_parameters
 

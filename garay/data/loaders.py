@@ -15,7 +15,7 @@ from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
 from garay.data.folder import list_folder
 from garay.data.fsdd import list_fsdd, official_split
-from garay.data.splits import speaker_split, stratified_split
+from garay.data.splits import choose_split
 from garay.data.wav import BadFiles, Recording, featurise
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,11 @@ def load_audio(cfg: Any) -> Dataset:
 
 
 def _split(cfg: Any, recordings: list[Recording], y: np.ndarray) -> tuple[tuple[np.ndarray, ...], dict]:
-    if cfg.split == "random":
-        return stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed), {}
-    if cfg.split == "official":
-        return tuple(np.asarray(p, dtype=np.int64) for p in official_split([r.take for r in recordings])), {}
-    train, val, test, val_speakers = speaker_split(
-        [r.speaker for r in recordings], list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
+    parts, info = choose_split(
+        cfg, y,
+        official=lambda: tuple(np.asarray(p, dtype=np.int64) for p in official_split([r.take for r in recordings])),
+        speakers=lambda: [r.speaker for r in recordings],
     )
-    log.info("speaker split: test %s, validation %s", list(cfg.test_speakers), val_speakers)
-    return (train, val, test), {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}
-
+    if cfg.split == "speaker":
+        log.info("speaker split: test %s, validation %s", info["test_speakers"], info["val_speakers"])
+    return parts, info

@@ -16,7 +16,7 @@ import numpy as np
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.errors import DataError
 from garay.data.loaders import data_root
-from garay.data.splits import speaker_split, stratified_split
+from garay.data.splits import choose_split
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -62,27 +62,29 @@ def _class_names(arrays: dict[str, np.ndarray], values: np.ndarray, path: Any) -
 
 
 def _split(cfg: Any, arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> tuple[tuple[np.ndarray, ...], dict]:
-    if cfg.split == "random":
-        return stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed), {}
-    if cfg.split == "official":
-        if "split" not in arrays:
-            raise DataError(path, "has no array 'split' for data.split=official (use data.split=random)", key="data.split")
-        split = np.asarray(arrays["split"])
-        if split.shape != y.shape:
-            raise DataError(path, f"split must be one entry per example ({len(y)}); got shape {split.shape}")
-        if np.issubdtype(split.dtype, np.integer):
-            split = np.array(SPLIT_NAMES + ("?",))[np.where((split >= 0) & (split <= 2), split, 3)]
-        split = split.astype(str)
-        unknown = sorted(set(split.tolist()) - set(SPLIT_NAMES))
-        if unknown:
-            raise DataError(path, f"split holds {unknown}; allowed: train, val, test (or 0, 1, 2)")
-        return tuple(np.flatnonzero(split == name) for name in SPLIT_NAMES), {}
+    return choose_split(cfg, y, official=lambda: _official(arrays, y, path), speakers=lambda: _speakers(arrays, y, path))
+
+
+def _official(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> tuple[np.ndarray, ...]:
+    """The file's own `split` array as (train, val, test) indices."""
+    if "split" not in arrays:
+        raise DataError(path, "has no array 'split' for data.split=official (use data.split=random)", key="data.split")
+    split = np.asarray(arrays["split"])
+    if split.shape != y.shape:
+        raise DataError(path, f"split must be one entry per example ({len(y)}); got shape {split.shape}")
+    if np.issubdtype(split.dtype, np.integer):
+        split = np.array(SPLIT_NAMES + ("?",))[np.where((split >= 0) & (split <= 2), split, 3)]
+    split = split.astype(str)
+    unknown = sorted(set(split.tolist()) - set(SPLIT_NAMES))
+    if unknown:
+        raise DataError(path, f"split holds {unknown}; allowed: train, val, test (or 0, 1, 2)")
+    return tuple(np.flatnonzero(split == name) for name in SPLIT_NAMES)
+
+
+def _speakers(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> np.ndarray:
     if "speakers" not in arrays:
         raise DataError(path, "has no array 'speakers' for data.split=speaker", key="data.split")
     speakers = arrays["speakers"].astype(str)
     if speakers.shape != y.shape:
         raise DataError(path, f"speakers must be one entry per example ({len(y)}); got shape {speakers.shape}")
-    train, val, test, val_speakers = speaker_split(
-        speakers, list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
-    )
-    return (train, val, test), {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}
+    return speakers

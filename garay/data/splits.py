@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -63,3 +63,22 @@ def check_split(parts: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) ->
     for name, idx in zip(("training", "validation", "test"), parts):
         if len(idx) == 0:
             raise ConfigError("data.split", f"the {name} set is empty with data.split={split}")
+
+
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def choose_split(
+    cfg: Any, y: np.ndarray, *, official: Callable[[], Parts], speakers: Callable[[], Sequence[str]]
+) -> tuple[Parts, dict]:
+    """The (train, val, test) indices `data.split` asks for, and what to record about them.
+    `official` and `speakers` are asked only when that split is chosen (a loader may raise
+    there when its data cannot support it)."""
+    if cfg.split == "random":
+        return stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed), {}
+    if cfg.split == "official":
+        return official(), {}
+    train, val, test, val_speakers = speaker_split(
+        speakers(), list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
+    )
+    return (train, val, test), {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}

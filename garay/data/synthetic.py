@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from garay.data.dataset import Dataset
+from garay.data.dataset import Dataset, split_dataset
 from garay.data.features import compute_features
 from garay.data.splits import stratified_split
 
@@ -108,12 +108,7 @@ def make_synthetic(
     labels = np.repeat(np.arange(num_classes), examples_per_class)
     waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng)
     x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc)
-    train, val, test = stratified_split(labels, (val_fraction, test_fraction), seed)
-    return Dataset(
-        x_train=x[train], y_train=labels[train].astype(np.int64),
-        x_val=x[val], y_val=labels[val].astype(np.int64),
-        x_test=x[test], y_test=labels[test].astype(np.int64),
-        classes=tuple(f"word{c}" for c in range(num_classes)),
-        name="synthetic",
-        info={"seed": seed, "sample_rate": sample_rate, "duration": duration, "features": features},
-    ).standardised()
+    parts = stratified_split(labels, (val_fraction, test_fraction), seed)
+    info = {"seed": seed, "sample_rate": sample_rate, "duration": duration, "features": features, "split": "random"}
+    classes = tuple(f"word{c}" for c in range(num_classes))
+    return split_dataset(x, labels.astype(np.int64), parts, classes, name="synthetic", info=info)

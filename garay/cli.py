@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.blueprint import Blueprint
-from garay.config import ConfigError, register_configs, validate
+from garay.config import ConfigError, fitness_rounds, register_configs, validate
 from garay.genome import Genome
 from garay.report import genome_tables, plot_fitness
 from garay.runlog import SUMMARY, RunLog
@@ -34,7 +34,7 @@ def _run_dir(run_dir: Path | str | None) -> Path:
 
 def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """The settings that decide a run's results: a resumed run must match them."""
-    keep = ("seed", "blueprint", "ga", "train", "data")
+    keep = ("seed", "blueprint", "ga", "train", "data", "fitness")
     return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in keep}
 
 
@@ -47,8 +47,8 @@ def _check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
             raise ConfigError("resume", f"{runlog.dir} already holds a run; pass resume=true to continue it, "
                                         "or choose another hydra.run.dir")
         return None
-    if cfg.ga.mode != "generational":
-        raise ConfigError("resume", "is supported for ga.mode=generational only")
+    if cfg.ga.mode == "async":
+        raise ConfigError("resume", "is supported for ga.mode=generational and ga.mode=random only")
     checkpoint = runlog.checkpoint()
     if checkpoint is None:
         if has_history:
@@ -82,29 +82,28 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     from garay.data import load_dataset
     from garay.evaluation import TrainSettings
     from garay.evolution import Evolution, GASettings, check_feasible
+    from garay.random_search import RandomSearch
     from garay.steady_state import SteadyStateEvolution
 
     out = _run_dir(run_dir)
     runlog = RunLog(out)
     checkpoint = _check_resumable(cfg, runlog)
     started = time.perf_counter()
-    dataset = load_dataset(cfg.data)
-    log.info("data %s: %s, input shape %s, %d classes", dataset.name, dataset.sizes(),
-             dataset.input_shape, dataset.num_classes)
-    settings = TrainSettings(
-        epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
-        noise_level=cfg.train.noise_level, timeout_s=cfg.train.timeout_s, conv_dim=cfg.blueprint.conv_dim,
-    )
+    rounds = fitness_rounds(cfg)
+    dataset = load_dataset(cfg.data, rounds)
+    log.info("data %s: %s, input shape %s, %d classes; fitness: %d validation round(s) x %d training(s)",
+             dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, rounds, cfg.fitness.repeats)
+    settings = TrainSettings.from_config(cfg)
     blueprint = Blueprint.from_config(cfg.blueprint)
     check_feasible(blueprint, cfg.ga.conv_chance, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim,
-                   cfg.ga.max_redraws, cfg.seed)  # before Ray starts
+                   cfg.ga.max_redraws, cfg.seed, cfg.ga.fit)  # before Ray starts
     tracker = None
     if cfg.tensorboard:
         from garay.tracking import TensorBoardTracker
 
         tracker = TensorBoardTracker(out / "tensorboard")
     with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
-        driver = SteadyStateEvolution if cfg.ga.mode == "async" else Evolution
+        driver = {"generational": Evolution, "async": SteadyStateEvolution, "random": RandomSearch}[cfg.ga.mode]
         evolution = driver(
             blueprint=blueprint,
             ga=GASettings.from_config(cfg.ga),

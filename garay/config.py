@@ -15,6 +15,9 @@ from omegaconf import MISSING
 from garay.blueprint import ACTIVATIONS, CHOICE_FIELDS
 
 
+GA_MODES = ("generational", "async", "random")
+
+
 class ConfigError(ValueError):
     """A config value outside what is allowed; the message names the key."""
 
@@ -47,6 +50,7 @@ class GAConfig:
     mode: str = "generational"
     max_redraws: int = 100
     tournament_size: int = 3
+    fit: str = "repair"
 
 
 @dataclass
@@ -56,6 +60,12 @@ class TrainConfig:
     lr: float = 1e-3
     noise_level: float = 0.1
     timeout_s: Optional[float] = None
+
+
+@dataclass
+class FitnessConfig:
+    rounds: Optional[int] = None  # validation rounds; null: 3 with data.split=speaker, else 1
+    repeats: int = 1  # trainings per round with different seeds
 
 
 @dataclass
@@ -72,6 +82,8 @@ class DataConfig:
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     n_mfcc: int = 20  # features=mfcc: coefficients per frame (<= n_mels)
+    n_fft: int = 256  # FFT size (samples) of logmel and mfcc
+    hop_length: int = 128  # samples between frames: frames = 1 + samples // hop_length
     split: str = "random"  # random | official (fsdd takes, npz `split`) | speaker
     test_speakers: list[str] = field(default_factory=list)  # split=speaker: held-out test speakers
     val_speakers: list[str] = field(default_factory=list)  # split=speaker; empty: drawn from the rest
@@ -98,6 +110,7 @@ class Config:
     train: TrainConfig = MISSING
     data: DataConfig = MISSING
     cluster: ClusterConfig = MISSING
+    fitness: FitnessConfig = MISSING
     seed: int = 0
     resume: bool = False
     progress: bool = True
@@ -124,6 +137,18 @@ def register_configs() -> None:
     cs.store(group="train", name="train_schema", node=TrainConfig)
     cs.store(group="data", name="data_schema", node=DataConfig)
     cs.store(group="cluster", name="cluster_schema", node=ClusterConfig)
+    cs.store(group="fitness", name="fitness_schema", node=FitnessConfig)
+
+
+SPEAKER_ROUNDS = 3  # fitness.rounds=null with data.split=speaker
+
+
+def fitness_rounds(cfg: Any) -> int:
+    """The number of validation rounds: `fitness.rounds`, or when it is null, SPEAKER_ROUNDS
+    with data.split=speaker (at most one per development speaker) and 1 otherwise."""
+    if cfg.fitness.rounds is not None:
+        return int(cfg.fitness.rounds)
+    return SPEAKER_ROUNDS if cfg.data.split == "speaker" else 1
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -143,9 +168,13 @@ def validate(cfg: Any) -> None:
         f"must be in [2, ga.population_size={ga.population_size}], got {ga.num_parents}",
     )
     _check(ga.generations >= 1, "ga.generations", f"must be at least 1, got {ga.generations}")
-    _check(ga.mode in ("generational", "async"), "ga.mode", f"must be one of generational, async; got {ga.mode!r}")
+    _check(ga.mode in GA_MODES, "ga.mode", f"must be one of {', '.join(GA_MODES)}; got {ga.mode!r}")
+    _check(ga.fit in ("repair", "redraw"), "ga.fit", f"must be one of repair, redraw; got {ga.fit!r}")
     _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
     _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
+    fit = cfg.fitness
+    _check(fit.rounds is None or fit.rounds >= 1, "fitness.rounds", f"must be at least 1, or null (auto), got {fit.rounds}")
+    _check(fit.repeats >= 1, "fitness.repeats", f"must be at least 1, got {fit.repeats}")
     _check(train.epochs >= 1, "train.epochs", f"must be at least 1, got {train.epochs}")
     _check(train.batch_size >= 1, "train.batch_size", f"must be at least 1, got {train.batch_size}")
     _check(train.lr > 0, "train.lr", f"must be positive, got {train.lr}")
@@ -183,6 +212,8 @@ def validate(cfg: Any) -> None:
     _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")
     _check(data.duration > 0, "data.duration", f"must be positive (seconds), got {data.duration}")
     _check(data.n_mels >= 1, "data.n_mels", f"must be at least 1, got {data.n_mels}")
+    _check(data.n_fft >= 2, "data.n_fft", f"must be at least 2, got {data.n_fft}")
+    _check(data.hop_length >= 1, "data.hop_length", f"must be at least 1, got {data.hop_length}")
     _check(data.features != "mfcc" or 1 <= data.n_mfcc <= data.n_mels, "data.n_mfcc", f"must be in [1, data.n_mels={data.n_mels}], got {data.n_mfcc}")
     # Fitness is validation accuracy and the report is test accuracy: neither may be empty.
     _check(0 < data.val_fraction < 1, "data.val_fraction", f"must be in (0, 1), got {data.val_fraction}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 STATUSES = ("ok", "diverged", "failed", "timeout")
 
@@ -19,12 +20,22 @@ class TrainSettings:
     noise_level: float = 0.1
     timeout_s: float | None = None
     conv_dim: int = 1
+    repeats: int = 1  # fitness.repeats: trainings per validation round, with different seeds
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "TrainSettings":
+        """From a composed garay config: the `train` group, conv_dim, fitness.repeats."""
+        t = cfg.train
+        return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, noise_level=t.noise_level,
+                   timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """The outcome of training one genome. `fitness` is the validation accuracy (0 when
-    the evaluation did not finish as `ok`)."""
+    the evaluation did not finish as `ok`): the mean over every training when a genome is
+    trained more than once (validation rounds x repeats), whose own scores `val_scores`
+    holds, as `test_accuracy` is the mean of their test accuracies."""
 
     fitness: float
     val_accuracy: float
@@ -34,6 +45,7 @@ class Evaluation:
     seconds: float
     params: int
     epochs: int
+    val_scores: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,6 +54,15 @@ class Evaluation:
     def unfinished(cls, status: str, error: str, seconds: float = 0.0) -> "Evaluation":
         """An evaluation that produced no model (worker lost, timed out)."""
         return cls(0.0, 0.0, 0.0, status, error, seconds, 0, 0)
+
+
+def training_seed(seed: int, round_: int, repeat: int) -> int:
+    """The seed of one training of an evaluation: the evaluation's own seed for the first
+    (so a single training is seeded as before), a derived one for the others."""
+    if round_ == 0 and repeat == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:{round_}:{repeat}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def evaluation_seed(run_seed: int, genome_hash: str, generation: int) -> int:

@@ -17,6 +17,7 @@ from garay.config import ConfigError
 from garay.evaluation import evaluation_seed
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
+from garay.fitting import Room, repair, sample_fitting_genome
 from garay.runlog import BEST, CHECKPOINT, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all
@@ -33,6 +34,7 @@ class GASettings:
     conv_chance: float = 0.8
     max_redraws: int = 100
     tournament_size: int = 3
+    fit: str = "repair"  # repair | redraw: what happens to a genome that does not fit the input
 
     @property
     def budget(self) -> int:
@@ -53,9 +55,19 @@ class BreedingError(ConfigError):
 
 
 def check_feasible(blueprint: Blueprint, conv_chance: float, input_shape: tuple[int, int], num_classes: int,
-                   conv_dim: int, tries: int, seed: int = 0) -> None:
-    """Raise BreedingError when not one of `tries` random genomes fits the input: a
-    blueprint unsuited to the data, caught before any worker starts."""
+                   conv_dim: int, tries: int, seed: int = 0, fit: str = "repair") -> None:
+    """Raise BreedingError when the blueprint cannot suit the input, before any worker
+    starts: with ga.fit=repair, when conv genes are asked for and not one conv layer fits;
+    with ga.fit=redraw, when not one of `tries` random genomes fits."""
+    if fit == "repair":
+        room = Room.of(blueprint, input_shape, conv_dim, limit=1)
+        if conv_chance > 0 and room.max_convs == 0:
+            raise BreedingError(
+                f"not one conv layer fits inputs of shape {input_shape} (conv_dim={conv_dim}); allow smaller "
+                "kernels, strides or pool sizes, or more padding, in the blueprint, use longer inputs, "
+                "or set ga.conv_chance=0"
+            )
+        return
     rng = np.random.default_rng(seed)
     for _ in range(tries):
         if is_valid(sample_genome(blueprint, conv_chance, rng), input_shape, num_classes, conv_dim):
@@ -96,7 +108,11 @@ class Evolution:
         self.cache: dict[str, dict[str, Any]] = {}  # genome hash -> its evaluation record
         self._best: dict[str, Any] | None = None
         self.generation = 0  # the next generation to run
-        self.redraws = 0
+        self.redraws = 0  # ga.fit=redraw: genomes drawn again because they did not fit
+        self.duplicates = 0  # drawn or bred genomes already evaluated in this run (not trained again)
+        self.repairs = 0  # ga.fit=repair: genomes changed so that they fit
+        # The longest genome mutation makes is 2 x max_layers.
+        self.room = Room.of(blueprint, input_shape, conv_dim, limit=2 * blueprint.max_layers)
         self.generation_stats: list[dict[str, Any]] = []
         self.identity = identity or {}  # the settings a resumed run must share
         self.tracker = tracker  # e.g. garay.tracking.TensorBoardTracker
@@ -120,6 +136,8 @@ class Evolution:
         self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"]) for p in checkpoint["population"]]
         self.rng.bit_generator.state = checkpoint["rng_state"]
         self.redraws = checkpoint["redraws"]
+        self.repairs = checkpoint.get("repairs", 0)
+        self.duplicates = checkpoint.get("duplicates", 0)
         self.generation_stats = checkpoint["generation_stats"]
 
     # --- the loop -----------------------------------------------------------------------
@@ -137,12 +155,12 @@ class Evolution:
     def step(self) -> None:
         """One generation; the checkpoint is on disk when it returns."""
         g = self.generation
-        if g == 0:
-            population = [Individual(genome) for genome in self.initial_genomes()]
-        else:
-            parents = select(self.population, self.ga.num_parents)
-            children = [Individual(child) for child in self.breed(parents)]
-            population = parents + children
+        population = self.next_population(g)
+        if not population:  # random search found nothing new: the search space is spent
+            log.info("generation %d: no genome left that was not evaluated already; the run ends", g)
+            self.generation = self.ga.generations
+            self.runlog.write(CHECKPOINT, self.checkpoint())
+            return
         self.population = self.evaluate(population, g)
         self.generation = g + 1
         fitness = [ind.fitness for ind in self.population]
@@ -156,13 +174,35 @@ class Evolution:
         self.runlog.write(BEST, self.best())
         self.runlog.write(CHECKPOINT, self.checkpoint())
 
+    def next_population(self, generation: int) -> list[Individual]:
+        """Generation 0: random genomes. Then the parents (evaluated) and their children
+        (not yet evaluated)."""
+        if generation == 0:
+            return [Individual(genome) for genome in self.initial_genomes()]
+        parents = select(self.population, self.ga.num_parents)
+        return parents + [Individual(child) for child in self.breed(parents)]
+
     # --- breeding -----------------------------------------------------------------------
 
     def _valid(self, genome: Genome) -> bool:
         return is_valid(genome, self.input_shape, self.num_classes, self.conv_dim)
 
+    def random_genome(self) -> Genome:
+        """A genome drawn like an initial one that fits the input (garay.fitting)."""
+        if self.ga.fit == "repair":
+            return sample_fitting_genome(self.blueprint, self.ga.conv_chance, self.room, self.rng)
+        return self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng),
+                                "initial genome")
+
     def _draw_valid(self, draw: Callable[[], Genome], what: str) -> Genome:
-        """Draw until the genome fits the input, at most ga.max_redraws times."""
+        """A genome from `draw` that fits the input: repaired (ga.fit=repair, see
+        garay.fitting), or drawn again whole until it fits, at most ga.max_redraws times
+        (ga.fit=redraw, which favours short, conv-poor genomes)."""
+        if self.ga.fit == "repair":
+            genome = draw()
+            fixed = repair(genome, self.room, self.blueprint, self.rng)
+            self.repairs += fixed != genome
+            return fixed
         for _ in range(self.ga.max_redraws):
             genome = draw()
             if self._valid(genome):
@@ -174,10 +214,7 @@ class Evolution:
         )
 
     def initial_genomes(self) -> list[Genome]:
-        return [
-            self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng), "initial genome")
-            for _ in range(self.ga.population_size)
-        ]
+        return [self.random_genome() for _ in range(self.ga.population_size)]
 
     def breed(self, parents: list[Individual]) -> list[Genome]:
         """Children of random parent pairs fill the population back up."""
@@ -197,7 +234,10 @@ class Evolution:
         tasks: dict[str, Task] = {}
         for n, ind in enumerate(population):
             h = ind.genome.hash
-            if ind.evaluated or h in self.cache or h in tasks:
+            if ind.evaluated:
+                continue
+            if h in self.cache or h in tasks:
+                self.duplicates += 1  # bred again: its fitness is known (or coming) already
                 continue
             tasks[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
         bar = _progress(len(tasks), f"gen {generation}", self.progress)
@@ -235,6 +275,7 @@ class Evolution:
             "error": ev.error,
             "seconds": round(ev.seconds, 4),
             "epochs": ev.epochs,
+            "val_scores": list(ev.val_scores),
             "params": ev.params or param_count(task.genome, self.input_shape, self.num_classes, self.conv_dim),
             "seed": task.seed,
             "worker": result.worker,
@@ -277,6 +318,8 @@ class Evolution:
             "identity": self.identity,
             "evaluated_hashes": sorted(self.cache),
             "redraws": self.redraws,
+            "repairs": self.repairs,
+            "duplicates": self.duplicates,
             "generation_stats": self.generation_stats,
         }
 
@@ -290,12 +333,17 @@ class Evolution:
             "mode": self.mode,
             "generations": self.generation,
             "evaluations": len(self.cache),
+            "budget": self.ga.budget,
+            "duplicates": self.duplicates,
             "statuses": statuses,
+            "fit": self.ga.fit,
             "redraws": self.redraws,
+            "repairs": self.repairs,
             "resumed_evaluations": self.resumed_evaluations,
             "best": self.best(),
             "generation_stats": self.generation_stats,
             "wall_seconds": round(seconds, 3),
+            "worker_seconds": round(sum(r["seconds"] for r in self.cache.values()), 3),
             "utilisation": self.utilisation(seconds),
         }
 

@@ -105,12 +105,16 @@ def sweep_report(sweep_dir: Path) -> str:
     """A multirun directory as a table (and its CSV and plots regenerated)."""
     from garay.sweep import REPRODUCTIONS, summarise_sweep, swept_keys
 
-    rows = summarise_sweep(sweep_dir)
+    rows, compare = summarise_sweep(sweep_dir)
     keys = swept_keys(rows)
     table = _table(("job", *keys, "best val", "best test", "evaluations"),
                    [(r["job"], *[r["overrides"].get(k, "") for k in keys], f"{r['best_val_accuracy']:.4f}",
                      f"{r['best_test_accuracy']:.4f}", r["evaluations"]) for r in rows])
     text = f"sweep {sweep_dir}: {len(rows)} jobs\n\n{table}"
+    if compare:
+        from garay.anytime import compare_text
+
+        text += "\n\n" + compare_text(compare)
     if (sweep_dir / REPRODUCTIONS).exists():
         text += "\n\n" + (sweep_dir / REPRODUCTIONS).read_text()
     return text

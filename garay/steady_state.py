@@ -12,7 +12,6 @@ import time
 from collections import deque
 from typing import Any
 
-from garay.blueprint import sample_genome
 from garay.evaluation import evaluation_seed
 from garay.evolution import Evolution, _progress
 from garay.genome import Genome
@@ -28,7 +27,6 @@ class SteadyStateEvolution(Evolution):
         super().__init__(**kwargs)
         self.members: deque[Individual] = deque()  # oldest first
         self.births = 0
-        self.duplicates = 0
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
@@ -79,7 +77,7 @@ class SteadyStateEvolution(Evolution):
         """An initial genome while the population fills, then a child of two tournament
         winners; None when fewer than two members are evaluated yet."""
         if self.births < self.ga.population_size:
-            return self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng), "initial genome")
+            return self.random_genome()
         if len(self.members) < 2:
             return None
 
@@ -106,5 +104,5 @@ class SteadyStateEvolution(Evolution):
 
     def summary(self, seconds: float) -> dict[str, Any]:
         out = super().summary(seconds)
-        out.update(births=self.births, duplicates=self.duplicates, budget=self.ga.budget)
+        out.update(births=self.births)
         return out

@@ -45,6 +45,7 @@ def load_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
             "best_val_accuracy": best.get("val_accuracy", 0.0),
             "best_test_accuracy": best.get("test_accuracy", 0.0),
             "evaluations": s.get("evaluations", 0),
+            "worker_seconds": s.get("worker_seconds"),
             "wall_seconds": s.get("total_seconds", s.get("wall_seconds")),
             "best_hash": best.get("hash"),
             "best_genome": best.get("genome"),
@@ -61,15 +62,16 @@ def swept_keys(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def write_csv(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
-    cols = ["job", *keys, "best_val_accuracy", "best_test_accuracy", "evaluations", "wall_seconds",
-            "best_hash", "best_architecture"]
+    cols = ["job", *keys, "best_val_accuracy", "best_test_accuracy", "evaluations", "worker_seconds",
+            "wall_seconds", "best_hash", "best_architecture"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
         for r in rows:
             arch = Genome.from_dict(r["best_genome"]).describe() if r["best_genome"] else ""
             w.writerow([r["job"], *[r["overrides"].get(k, "") for k in keys], r["best_val_accuracy"],
-                        r["best_test_accuracy"], r["evaluations"], r["wall_seconds"], r["best_hash"], arch])
+                        r["best_test_accuracy"], r["evaluations"], r["worker_seconds"], r["wall_seconds"],
+                        r["best_hash"], arch])
 
 
 def aggregate(rows: list[dict[str, Any]], key: str) -> list[tuple[Any, float, float, float, float, int]]:
@@ -134,22 +136,28 @@ def reproductions_report(rows: list[dict[str, Any]], threshold: float = 0.25) ->
     return "\n".join(lines) + "\n"
 
 
-def summarise_sweep(sweep_dir: Path | str) -> list[dict[str, Any]]:
-    """Write the sweep's CSV, one plot per swept key, and the reproductions report when
-    seeds were swept. Returns the rows."""
+def summarise_sweep(sweep_dir: Path | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write the sweep's CSV, one plot per swept key, and, when seeds were swept, the
+    reproductions report and (when some setting has several seeds) the anytime curves and
+    the comparison of methods (garay.anytime). Returns the rows and the comparison."""
+    from garay.anytime import group_label, write_anytime
+
     sweep_dir = Path(sweep_dir)
     rows = load_jobs(sweep_dir)
     if not rows:
         log.warning("no job of %s wrote a summary.json", sweep_dir)
-        return rows
+        return rows, []
     keys = swept_keys(rows)
     write_csv(rows, keys, sweep_dir / CSV)
     for key in keys:
         if key != "seed":
             plot_key(rows, key, sweep_dir / f"sweep_{key.replace('.', '_')}.png")
+    compare: list[dict[str, Any]] = []
     if "seed" in keys:
         (sweep_dir / REPRODUCTIONS).write_text(reproductions_report(rows))
-    return rows
+        if len({group_label(r["overrides"], keys) for r in rows}) < len(rows):
+            compare = write_anytime(sweep_dir, rows, keys)
+    return rows, compare
 
 
 class SweepSummary(Callback):
@@ -157,6 +165,11 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = summarise_sweep(sweep_dir)
+        rows, compare = summarise_sweep(sweep_dir)
         if rows:
             print(f"sweep summary of {len(rows)} jobs: {sweep_dir / CSV}")
+        if compare:
+            from garay.anytime import ANYTIME_PNG, compare_text
+
+            print(compare_text(compare))
+            print(f"anytime curves: {sweep_dir / ANYTIME_PNG}")

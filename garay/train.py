@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from dataclasses import replace
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from garay.data.dataset import Dataset
-from garay.evaluation import Evaluation, TrainSettings
+from garay.evaluation import Evaluation, TrainSettings, training_seed
 from garay.genome import Genome
 from garay.model import build_model, count_parameters
 
@@ -40,6 +43,30 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         correct += (logits.argmax(dim=1) == y[start:start + batch_size]).sum()
     model.train()
     return correct.item() / max(len(y), 1)
+
+
+def evaluate_genome(
+    genome: Genome, rounds: Sequence[DeviceData | Dataset], settings: TrainSettings, device: str | torch.device,
+    seed: int
+) -> Evaluation:
+    """A genome's fitness: trained `settings.repeats` times on each validation round (the
+    first round is the split itself), fitness the mean validation accuracy over all of
+    them, test accuracy the mean test accuracy. One training: `train_and_score` exactly.
+    The first training that does not end `ok` ends the evaluation with its status."""
+    start = time.perf_counter()
+    runs = []
+    for r, data in enumerate(rounds):
+        for j in range(settings.repeats):
+            ev = train_and_score(genome, data, settings, device, training_seed(seed, r, j))
+            if ev.status != "ok":
+                return replace(ev, seconds=time.perf_counter() - start, val_scores=tuple(e.val_accuracy for e in runs))
+            runs.append(ev)
+    if len(runs) == 1:
+        return replace(runs[0], val_scores=(runs[0].val_accuracy,))
+    val = statistics.fmean(e.val_accuracy for e in runs)
+    test = statistics.fmean(e.test_accuracy for e in runs)
+    return Evaluation(val, val, test, "ok", None, time.perf_counter() - start, runs[0].params, runs[0].epochs,
+                      tuple(e.val_accuracy for e in runs))
 
 
 def train_and_score(

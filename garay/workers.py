@@ -78,12 +78,13 @@ class TorchTrainer:
             # Several workers share this GPU: cap each at its share so one cannot starve the rest.
             torch.cuda.set_per_process_memory_fraction(gpu_fraction)
         self.settings = settings
-        self.data = DeviceData(dataset, self.device)
+        # Every validation round on the device once (fitness.rounds; usually just the split).
+        self.rounds = [DeviceData(d, self.device) for d in (dataset, *dataset.rounds)]
 
     def run(self, task: Task) -> Evaluation:
-        from garay.train import train_and_score
+        from garay.train import evaluate_genome
 
-        return train_and_score(task.genome, self.data, self.settings, self.device, task.seed)
+        return evaluate_genome(task.genome, self.rounds, self.settings, self.device, task.seed)
 
     def peak_memory(self) -> int:
         import torch

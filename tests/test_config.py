@@ -70,5 +70,5 @@ def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("garay: error: blueprint:") and "max_redraws" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("garay: error: blueprint:") and "conv layer fits" in lines[0]
     assert not (tmp_path / "checkpoint.json").exists()  # stopped before Ray and before the run began

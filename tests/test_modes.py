@@ -49,3 +49,24 @@ def test_async_mode_ends_when_the_search_space_is_exhausted(make_cfg, tmp_path):
                   "ga.max_redraws=20"]
     summary = run(make_cfg(*tiny_space), run_dir=tmp_path)
     assert 1 <= summary["evaluations"] <= 2 and summary["duplicates"] > 0
+
+
+def test_random_search_spends_the_generational_budget_on_distinct_fitting_genomes(make_cfg, tmp_path):
+    cfg = make_cfg("ga.mode=random", "cluster.backend=inprocess", "ga.generations=3")
+    summary = run(cfg, run_dir=tmp_path)
+    history = _history(tmp_path)
+    assert summary["mode"] == "random" and summary["budget"] == 4 + 2 * (4 - 2) == len(history)
+    assert len({h["hash"] for h in history}) == len(history)
+    assert [sum(h["generation"] == g for h in history) for g in range(3)] == [4, 2, 2]
+    again = run(make_cfg("ga.mode=random", "cluster.backend=inprocess", "ga.generations=3"),
+                run_dir=tmp_path / "again")
+    assert again["best"]["hash"] == summary["best"]["hash"]
+    assert sorted(h["hash"] for h in _history(tmp_path / "again")) == sorted(h["hash"] for h in history)
+
+
+def test_random_search_ends_when_the_search_space_is_exhausted(make_cfg, tmp_path):
+    tiny_space = ["blueprint.max_layers=1", "blueprint.layer_sizes=[8]", "blueprint.activations=[relu]",
+                  "blueprint.dropouts=[0.1]", "ga.conv_chance=0.0", "ga.mode=random", "cluster.backend=inprocess",
+                  "ga.max_redraws=20"]
+    summary = run(make_cfg(*tiny_space), run_dir=tmp_path)
+    assert summary["evaluations"] == 1 and summary["duplicates"] > 0

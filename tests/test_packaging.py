@@ -16,6 +16,8 @@ def test_wheel_ships_the_config_and_runs_elsewhere(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, timeout=300)
     assert (target / "garay" / "conf" / "config.yaml").exists()
+    assert (target / "garay" / "conf" / "fitness" / "default.yaml").exists()
+    assert (target / "garay" / "genomes" / "study_table1.json").exists()
     env = {**os.environ, "PYTHONPATH": str(target)}
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -24,18 +24,23 @@ def _key(h):
     return (h["generation"], h["hash"], h["fitness"], h["test_accuracy"], h["seed"])
 
 
-def _garay(run_dir, *extra):
-    return [sys.executable, "-m", "garay.cli", *ARGS, f"hydra.run.dir={run_dir}", *extra]
+def _garay(run_dir, *extra, mode="generational"):
+    return [sys.executable, "-m", "garay.cli", *ARGS, f"ga.mode={mode}", f"hydra.run.dir={run_dir}", *extra]
 
 
-@pytest.mark.parametrize("kill_after", [1, 6])  # inside generation 0 (no checkpoint yet), and later
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, kill_after):
+# Inside generation 0 (no checkpoint yet), later, and random search (resumed the same way).
+@pytest.mark.parametrize("kill_after,mode", [(1, "generational"), (6, "generational"), (5, "random")])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, kill_after, mode):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
-    subprocess.run(_garay(whole), check=True, capture_output=True, timeout=600)
+
+    def garay(run_dir, *extra):
+        return _garay(run_dir, *extra, mode=mode)
+
+    subprocess.run(garay(whole), check=True, capture_output=True, timeout=600)
     expected = sorted(_key(h) for h in read_history(whole / "history.jsonl"))
     assert len(expected) > kill_after
 
-    proc = subprocess.Popen(_garay(broken), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(garay(broken), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = broken / "history.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -48,11 +53,11 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, kill_after):
     finished_before = [_key(h) for h in read_history(history)]
     assert 0 < len(finished_before) < len(expected)
 
-    changed = subprocess.run(_garay(broken, "resume=true", "train.epochs=1"), capture_output=True, text=True,
+    changed = subprocess.run(garay(broken, "resume=true", "train.epochs=1"), capture_output=True, text=True,
                              timeout=600)
     assert changed.returncode == 2 and "train.epochs" in changed.stderr  # even when killed in generation 0
 
-    resumed = subprocess.run(_garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     got = [_key(h) for h in read_history(history)]
     assert sorted(got) == expected  # nothing lost, nothing trained twice, same results

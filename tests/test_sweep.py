@@ -64,3 +64,32 @@ def test_genome_distance():
     assert genome_distance(a, Genome((c2, d2))) == genome_distance(Genome((c2, d2)), a)
     groups = group_similar([a, Genome((c2, d1)), Genome((d2,)), Genome((c1, d1, d2))], threshold=0.25)
     assert groups[0] == [0, 1] and sorted(map(len, groups)) == [1, 1, 2]
+
+
+def test_search_compare_writes_anytime_curves_and_the_comparison(tmp_path):
+    proc = _multirun(tmp_path, "+experiment=search_compare", "seed=0,1,2", "cluster.backend=inprocess")
+    with open(tmp_path / "sweep_summary.csv") as f:
+        jobs = list(csv.DictReader(f))
+    assert len(jobs) == 9 and {j["ga.mode"] for j in jobs} == {"generational", "async", "random"}
+    with open(tmp_path / "anytime.csv") as f:
+        curves = list(csv.DictReader(f))
+    groups = {"ga.mode=generational", "ga.mode=async", "ga.mode=random"}
+    assert {r["group"] for r in curves} == groups and {r["axis"] for r in curves} == {"evaluations", "worker_seconds"}
+    for r in curves:
+        assert r["runs"] == "3" and float(r["best_lo"]) <= float(r["best_mean"]) <= float(r["best_hi"])
+    for group in groups:  # best so far never falls, along either axis
+        for axis in ("evaluations", "worker_seconds"):
+            means = [float(r["best_mean"]) for r in curves if r["group"] == group and r["axis"] == axis]
+            assert means == sorted(means) and len(means) > 1
+    with open(tmp_path / "compare.csv") as f:
+        compare = {r["group"]: r for r in csv.DictReader(f)}
+    assert set(compare) == groups
+    for group in groups - {"ga.mode=random"}:
+        assert compare[group]["baseline"] == "ga.mode=random" and compare[group]["test_vs_baseline"] != ""
+    # The budget is the generational run's (3 + 1 x (3 - 2) = 4) in every mode.
+    assert all(float(r["evaluations"]) <= 4 for r in compare.values())
+    assert (tmp_path / "anytime.png").stat().st_size > 0
+    assert "Methods compared" in proc.stdout
+    (tmp_path / "compare.csv").unlink()
+    assert report_main([str(tmp_path)]) == 0
+    assert (tmp_path / "compare.csv").exists()

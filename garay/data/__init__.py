@@ -10,8 +10,9 @@ from garay.config import ConfigError
 from garay.data.dataset import Dataset
 
 
-def load_dataset(cfg: Any) -> Dataset:
-    """The dataset the `data` config group describes, standardised, split three ways.
+def load_dataset(cfg: Any, rounds: int = 1) -> Dataset:
+    """The dataset the `data` config group describes, standardised, split three ways, with
+    `rounds` validation rounds (fitness.rounds; garay.data.splits.validation_rounds).
 
     Raises ConfigError (DataError for bad files) naming the key or path, before training."""
     if cfg.name == "synthetic":
@@ -26,18 +27,21 @@ def load_dataset(cfg: Any) -> Dataset:
             features=cfg.features,
             n_mels=cfg.n_mels,
             n_mfcc=cfg.n_mfcc,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
             val_fraction=cfg.val_fraction,
             test_fraction=cfg.test_fraction,
+            rounds=rounds,
         )
     # Imported here so that the synthetic default never pays for the audio stack's imports.
     if cfg.name in ("fsdd", "folder"):
         from garay.data.loaders import load_audio
 
-        return load_audio(cfg)
+        return load_audio(cfg, rounds)
     if cfg.name == "npz":
         from garay.data.npz import load_npz
 
-        return load_npz(cfg)
+        return load_npz(cfg, rounds)
     raise ConfigError("data.name", f"must be one of synthetic, fsdd, folder, npz; got {cfg.name!r}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 import numpy as np
 
@@ -23,6 +24,9 @@ class Dataset:
     classes: tuple[str, ...]
     name: str = "dataset"
     info: dict = field(default_factory=dict)
+    # Further validation rounds (fitness.rounds > 1): the same data split other ways, each
+    # standardised with its own training statistics. This dataset is round one.
+    rounds: tuple["Dataset", ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -47,15 +51,21 @@ class Dataset:
 
 
 def split_dataset(
-    x: np.ndarray, y: np.ndarray, parts: tuple[np.ndarray, ...], classes: tuple[str, ...], *, name: str, info: dict
+    x: np.ndarray, y: np.ndarray, parts: Sequence[tuple[np.ndarray, ...]], classes: tuple[str, ...], *, name: str,
+    info: dict
 ) -> Dataset:
-    """Features `x` and labels `y` cut into `parts` = (train, val, test) indices, standardised
-    with training statistics. Raises ConfigError (data.split) when a part is empty."""
+    """Features `x` and labels `y` cut into (train, val, test) indices, standardised with
+    training statistics: `parts[0]` is the split, any further ones the extra validation
+    rounds. Raises ConfigError (data.split) when a part is empty."""
     from garay.data.splits import check_split
 
-    check_split(parts, str(info.get("split", "?")))
-    train, val, test = parts
-    return Dataset(
-        x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], x_test=x[test], y_test=y[test],
-        classes=classes, name=name, info=info,
-    ).standardised()
+    def cut(p: tuple[np.ndarray, ...]) -> Dataset:
+        check_split(p, str(info.get("split", "?")))
+        train, val, test = p
+        return Dataset(
+            x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], x_test=x[test], y_test=y[test],
+            classes=classes, name=name, info=info,
+        ).standardised()
+
+    first = cut(parts[0])
+    return replace(first, rounds=tuple(cut(p) for p in parts[1:])) if len(parts) > 1 else first

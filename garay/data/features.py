@@ -61,7 +61,8 @@ class FeatureSettings:
     @classmethod
     def from_config(cls, cfg: Any) -> "FeatureSettings":
         return cls(sample_rate=int(cfg.sample_rate), duration=float(cfg.duration), kind=str(cfg.features),
-                   n_mels=int(cfg.n_mels), n_mfcc=int(cfg.n_mfcc))
+                   n_mels=int(cfg.n_mels), n_mfcc=int(cfg.n_mfcc), n_fft=int(cfg.n_fft),
+                   hop_length=int(cfg.hop_length))
 
     def key(self) -> str:
         """A short hash of the settings and the feature code's version."""

@@ -29,8 +29,9 @@ def data_root(cfg: Any) -> Path:
     return root
 
 
-def load_audio(cfg: Any) -> Dataset:
-    """The data set of `data=fsdd` or `data=folder` under `data.root`."""
+def load_audio(cfg: Any, rounds: int = 1) -> Dataset:
+    """The data set of `data=fsdd` or `data=folder` under `data.root`, with `rounds`
+    validation rounds."""
     root = data_root(cfg)
     if not root.is_dir():
         raise DataError(root, f"is not a folder (data={cfg.name} reads a folder of audio files)")
@@ -48,7 +49,7 @@ def load_audio(cfg: Any) -> Dataset:
     if len(classes) < 2:
         raise DataError(root, f"has a single class {classes[0]!r}; classification needs at least 2")
     y = np.array([classes.index(r.label) for r in kept], dtype=np.int64)
-    parts, split_info = _split(cfg, kept, y)
+    parts, split_info = _split(cfg, kept, y, rounds)
     log.info("data %s: %d files from %s (%d features cached, %d computed, %d skipped)", cfg.name, len(kept),
              root, cache.hits, cache.misses, len(bad.paths))
     info = {"root": str(root), "features": settings.kind, "sample_rate": settings.sample_rate,
@@ -57,12 +58,14 @@ def load_audio(cfg: Any) -> Dataset:
     return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
 
 
-def _split(cfg: Any, recordings: list[Recording], y: np.ndarray) -> tuple[tuple[np.ndarray, ...], dict]:
+def _split(cfg: Any, recordings: list[Recording], y: np.ndarray, rounds: int) -> tuple[list, dict]:
     parts, info = choose_split(
         cfg, y,
         official=lambda: tuple(np.asarray(p, dtype=np.int64) for p in official_split([r.take for r in recordings])),
         speakers=lambda: [r.speaker for r in recordings],
+        rounds=rounds,
     )
     if cfg.split == "speaker":
-        log.info("speaker split: test %s, validation %s", info["test_speakers"], info["val_speakers"])
+        log.info("speaker split: test %s, validation %s%s", info["test_speakers"], info["val_speakers"],
+                 f" (validation rounds: {info['round_val_speakers']})" if rounds > 1 else "")
     return parts, info

@@ -21,7 +21,7 @@ from garay.data.splits import choose_split
 SPLIT_NAMES = ("train", "val", "test")
 
 
-def load_npz(cfg: Any) -> Dataset:
+def load_npz(cfg: Any, rounds: int = 1) -> Dataset:
     """The data set stored at `data.root` (an .npz file), split and standardised."""
     path = data_root(cfg)
     if not zipfile.is_zipfile(path):  # else numpy would guess "pickle" and say so, misleadingly
@@ -47,7 +47,7 @@ def load_npz(cfg: Any) -> Dataset:
     if len(values) < 2:
         raise DataError(path, f"has a single class {values[0]!r}; classification needs at least 2")
     classes = _class_names(arrays, values, path)
-    parts, info = _split(cfg, arrays, y.astype(np.int64), path)
+    parts, info = _split(cfg, arrays, y.astype(np.int64), path, rounds)
     info = {"root": str(path), "split": cfg.split, **info}
     return split_dataset(x.astype(np.float32), y.astype(np.int64), parts, classes, name="npz", info=info)
 
@@ -61,8 +61,9 @@ def _class_names(arrays: dict[str, np.ndarray], values: np.ndarray, path: Any) -
     return tuple(str(names[v]) for v in values)
 
 
-def _split(cfg: Any, arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> tuple[tuple[np.ndarray, ...], dict]:
-    return choose_split(cfg, y, official=lambda: _official(arrays, y, path), speakers=lambda: _speakers(arrays, y, path))
+def _split(cfg: Any, arrays: dict[str, np.ndarray], y: np.ndarray, path: Any, rounds: int) -> tuple[list, dict]:
+    return choose_split(cfg, y, official=lambda: _official(arrays, y, path), speakers=lambda: _speakers(arrays, y, path),
+                        rounds=rounds)
 
 
 def _official(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> tuple[np.ndarray, ...]:

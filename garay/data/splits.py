@@ -69,16 +69,61 @@ Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def choose_split(
-    cfg: Any, y: np.ndarray, *, official: Callable[[], Parts], speakers: Callable[[], Sequence[str]]
-) -> tuple[Parts, dict]:
-    """The (train, val, test) indices `data.split` asks for, and what to record about them.
+    cfg: Any, y: np.ndarray, *, official: Callable[[], Parts], speakers: Callable[[], Sequence[str]],
+    rounds: int = 1,
+) -> tuple[list[Parts], dict]:
+    """The (train, val, test) indices `data.split` asks for, one per validation round (see
+    `validation_rounds`; the first is the split itself), and what to record about them.
     `official` and `speakers` are asked only when that split is chosen (a loader may raise
     there when its data cannot support it)."""
-    if cfg.split == "random":
-        return stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed), {}
-    if cfg.split == "official":
-        return official(), {}
+    if cfg.split in ("random", "official"):
+        parts = stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed) if cfg.split == "random" \
+            else official()
+        return validation_rounds(parts, rounds, y, None, cfg.seed), {}
+    who = np.asarray(speakers())
     train, val, test, val_speakers = speaker_split(
-        speakers(), list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
+        who, list(cfg.test_speakers), list(cfg.val_speakers), cfg.val_fraction, cfg.seed
     )
-    return (train, val, test), {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}
+    all_parts = validation_rounds((train, val, test), rounds, y, who, cfg.seed)
+    info = {"test_speakers": list(cfg.test_speakers), "val_speakers": val_speakers}
+    if rounds > 1:
+        info["round_val_speakers"] = [sorted(set(who[p[1]].tolist())) for p in all_parts]
+    return all_parts, info
+
+
+def validation_rounds(parts: Parts, rounds: int, y: np.ndarray, groups: np.ndarray | None, seed: int) -> list[Parts]:
+    """`rounds` ways to split the development data (training + validation) into training
+    and validation, the test set untouched; the first is `parts` itself.
+
+    With `groups` (speakers), each later round validates on as many other speakers as the
+    first, drawn with `seed` without repeats, and trains on the remaining ones, so a
+    speaker is never on both sides. Without, each later round is a fresh stratified draw of
+    as many validation examples per class as the first holds (rounds may overlap).
+    Raises ConfigError (fitness.rounds) when the speakers do not go round."""
+    if rounds <= 1:
+        return [parts]
+    train, val, test = parts
+    dev = np.sort(np.concatenate([train, val]))
+    out = [parts]
+    rng = np.random.default_rng([seed, 1])
+    if groups is not None:
+        first = sorted(set(groups[val].tolist()))
+        others = sorted(set(groups[dev].tolist()) - set(first))
+        most = 1 + len(others) // len(first)
+        if rounds > most:
+            raise ConfigError("fitness.rounds", f"must be at most {most} here: {len(first) + len(others)} "
+                                                f"development speakers, {len(first)} per validation round")
+        order = rng.permutation(others).tolist()
+        for r in range(1, rounds):
+            held = order[(r - 1) * len(first): r * len(first)]
+            mask = np.isin(groups[dev], held)
+            out.append((dev[~mask], dev[mask], test))
+        return out
+    for _ in range(1, rounds):
+        held = []
+        for label in np.unique(y[dev]):
+            members = dev[y[dev] == label]
+            held.append(rng.permutation(members)[: int(np.sum(y[val] == label))])
+        held_idx = np.sort(np.concatenate(held))
+        out.append((np.setdiff1d(dev, held_idx), held_idx, test))
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.features import compute_features
-from garay.data.splits import stratified_split
+from garay.data.splits import stratified_split, validation_rounds
 
 # (F1, F2, F3) of a few vowels, Hz.
 _VOWELS = np.array(
@@ -98,17 +98,22 @@ def make_synthetic(
     features: str = "logmel",
     n_mels: int = 32,
     n_mfcc: int = 20,
+    n_fft: int = 256,
+    hop_length: int = 128,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    rounds: int = 1,
 ) -> Dataset:
-    """Generate, featurise, split (stratified, seeded) and standardise the synthetic set."""
+    """Generate, featurise, split (stratified, seeded) and standardise the synthetic set;
+    `rounds` validation rounds (garay.data.splits.validation_rounds)."""
     if not 2 <= num_classes <= 10:
         raise ValueError(f"data.num_classes must be in 2..10, got {num_classes}")
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(num_classes), examples_per_class)
     waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng)
-    x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc)
-    parts = stratified_split(labels, (val_fraction, test_fraction), seed)
+    x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc,
+                         n_fft=n_fft, hop_length=hop_length)
+    parts = validation_rounds(stratified_split(labels, (val_fraction, test_fraction), seed), rounds, labels, None, seed)
     info = {"seed": seed, "sample_rate": sample_rate, "duration": duration, "features": features, "split": "random"}
     classes = tuple(f"word{c}" for c in range(num_classes))
     return split_dataset(x, labels.astype(np.int64), parts, classes, name="synthetic", info=info)

@@ -1,0 +1,41 @@
+"""Random search (`ga.mode=random`): the baseline every search method has to beat.
+
+Every genome is drawn like an initial one (the same sampler, and the same repair when it
+does not fit) and trained the same way. Generation 0 draws `population_size` genomes and
+each later generation as many as the generational run breeds (`population_size -
+num_parents`), so the two spend the same budget along the same axis, and the checkpoint
+and resume machinery of the generational driver carries over unchanged.
+"""
+
+from __future__ import annotations
+
+from garay.evolution import Evolution
+from garay.genome import Genome
+from garay.operators import Individual
+
+
+class RandomSearch(Evolution):
+    mode = "random"
+
+    def next_population(self, generation: int) -> list[Individual]:
+        """Fresh random genomes, none of them evaluated before in this run."""
+        n = self.ga.population_size if generation == 0 else self.ga.population_size - self.ga.num_parents
+        return [Individual(genome) for genome in self.fresh_genomes(n, generation)]
+
+    def fresh_genomes(self, n: int, generation: int) -> list[Genome]:
+        """Up to `n` distinct random genomes not evaluated in an earlier generation; a draw
+        that repeats one is drawn again, at most ga.max_redraws times in a row (a tiny search
+        space ends early). Results of this generation that a resumed run already holds do
+        not count as seen, so a resumed run draws what the uninterrupted one drew."""
+        seen = {h for h, r in self.cache.items() if r.get("generation", -1) < generation}
+        out: dict[str, Genome] = {}
+        repeats = 0
+        while len(out) < n and repeats < self.ga.max_redraws:
+            genome = self.random_genome()
+            if genome.hash in seen or genome.hash in out:
+                repeats += 1
+                self.duplicates += 1
+                continue
+            repeats = 0
+            out[genome.hash] = genome
+        return list(out.values())

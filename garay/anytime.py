@@ -171,25 +171,30 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def plot_anytime(rows: list[dict[str, Any]], path: Path) -> None:
-    """Best validation accuracy so far against evaluations and against worker-hours: the
-    mean over runs with its bootstrap 95% band, one line per group."""
+    """Best validation accuracy so far against evaluations and against worker-hours, and
+    the test accuracy of that best genome against evaluations: the mean over runs with its
+    bootstrap 95% band, one line per group."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, axis, xlabel in ((axes[0], "evaluations", "evaluations"), (axes[1], "worker_seconds", "worker-hours")):
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    panels = ((axes[0], "evaluations", "best", "evaluations", "best validation accuracy so far"),
+              (axes[1], "worker_seconds", "best", "worker-hours", "best validation accuracy so far"),
+              (axes[2], "evaluations", "test", "evaluations", "test accuracy of that best genome"))
+    for ax, axis, key, xlabel, title in panels:
         for n, label in enumerate(dict.fromkeys(r["group"] for r in rows)):
             pts = [r for r in rows if r["group"] == label and r["axis"] == axis]
             xs = np.array([r["x"] for r in pts]) / (3600 if axis == "worker_seconds" else 1)
-            ax.plot(xs, [r["best_mean"] for r in pts], color=f"C{n}", label=f"{label} (n={pts[0]['runs']})")
-            ax.fill_between(xs, [r["best_lo"] for r in pts], [r["best_hi"] for r in pts], color=f"C{n}", alpha=0.2)
+            ax.plot(xs, [r[f"{key}_mean"] for r in pts], color=f"C{n}", label=f"{label} (n={pts[0]['runs']})")
+            ax.fill_between(xs, [r[f"{key}_lo"] for r in pts], [r[f"{key}_hi"] for r in pts], color=f"C{n}",
+                            alpha=0.2)
         ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("best validation accuracy so far\n(mean, bootstrap 95% interval)")
+    axes[0].set_ylabel("accuracy (mean over runs,\nbootstrap 95% interval)")
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("anytime performance")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -51,6 +51,7 @@ class GAConfig:
     max_redraws: int = 100
     tournament_size: int = 3
     fit: str = "repair"
+    unique_children: bool = False
 
 
 @dataclass

@@ -35,6 +35,7 @@ class GASettings:
     max_redraws: int = 100
     tournament_size: int = 3
     fit: str = "repair"  # repair | redraw: what happens to a genome that does not fit the input
+    unique_children: bool = False  # breed again a child that was evaluated before
 
     @property
     def budget(self) -> int:
@@ -110,6 +111,7 @@ class Evolution:
         self.generation = 0  # the next generation to run
         self.redraws = 0  # ga.fit=redraw: genomes drawn again because they did not fit
         self.duplicates = 0  # drawn or bred genomes already evaluated in this run (not trained again)
+        self.rebred = 0  # ga.unique_children: children bred again because they were known
         self.repairs = 0  # ga.fit=repair: genomes changed so that they fit
         # The longest genome mutation makes is 2 x max_layers.
         self.room = Room.of(blueprint, input_shape, conv_dim, limit=2 * blueprint.max_layers)
@@ -138,6 +140,7 @@ class Evolution:
         self.redraws = checkpoint["redraws"]
         self.repairs = checkpoint.get("repairs", 0)
         self.duplicates = checkpoint.get("duplicates", 0)
+        self.rebred = checkpoint.get("rebred", 0)
         self.generation_stats = checkpoint["generation_stats"]
 
     # --- the loop -----------------------------------------------------------------------
@@ -180,7 +183,7 @@ class Evolution:
         if generation == 0:
             return [Individual(genome) for genome in self.initial_genomes()]
         parents = select(self.population, self.ga.num_parents)
-        return parents + [Individual(child) for child in self.breed(parents)]
+        return parents + [Individual(child) for child in self.breed(parents, generation)]
 
     # --- breeding -----------------------------------------------------------------------
 
@@ -216,15 +219,33 @@ class Evolution:
     def initial_genomes(self) -> list[Genome]:
         return [self.random_genome() for _ in range(self.ga.population_size)]
 
-    def breed(self, parents: list[Individual]) -> list[Genome]:
-        """Children of random parent pairs fill the population back up."""
+    def breed(self, parents: list[Individual], generation: int) -> list[Genome]:
+        """Children of random parent pairs fill the population back up. With
+        ga.unique_children a child already evaluated (or bred twice in this generation) is
+        bred again, at most ga.max_redraws times, so that no place goes to a known genome."""
 
         def child() -> Genome:
             i, j = self.rng.choice(len(parents), size=2, replace=False)
             kid = crossover(parents[i].genome, parents[j].genome, self.rng)
             return mutate(kid, self.blueprint, self.ga.mutation_rate, self.rng, conv_chance=self.ga.conv_chance)
 
-        return [self._draw_valid(child, "child") for _ in range(self.ga.population_size - len(parents))]
+        seen = self.seen_before(generation)
+        children = []
+        for _ in range(self.ga.population_size - len(parents)):
+            kid = self._draw_valid(child, "child")
+            for _ in range(self.ga.max_redraws if self.ga.unique_children else 0):
+                if kid.hash not in seen:
+                    break
+                self.rebred += 1
+                kid = self._draw_valid(child, "child")
+            seen.add(kid.hash)
+            children.append(kid)
+        return children
+
+    def seen_before(self, generation: int) -> set[str]:
+        """Hashes evaluated in earlier generations. (A resumed run may already hold results
+        of this one; counting them would make it breed differently from the run it resumes.)"""
+        return {h for h, r in self.cache.items() if r.get("generation", -1) < generation}
 
     # --- evaluation ---------------------------------------------------------------------
 
@@ -320,6 +341,7 @@ class Evolution:
             "redraws": self.redraws,
             "repairs": self.repairs,
             "duplicates": self.duplicates,
+            "rebred": self.rebred,
             "generation_stats": self.generation_stats,
         }
 
@@ -335,6 +357,7 @@ class Evolution:
             "evaluations": len(self.cache),
             "budget": self.ga.budget,
             "duplicates": self.duplicates,
+            "rebred": self.rebred,
             "statuses": statuses,
             "fit": self.ga.fit,
             "redraws": self.redraws,

@@ -27,7 +27,7 @@ class RandomSearch(Evolution):
         that repeats one is drawn again, at most ga.max_redraws times in a row (a tiny search
         space ends early). Results of this generation that a resumed run already holds do
         not count as seen, so a resumed run draws what the uninterrupted one drew."""
-        seen = {h for h, r in self.cache.items() if r.get("generation", -1) < generation}
+        seen = self.seen_before(generation)
         out: dict[str, Genome] = {}
         repeats = 0
         while len(out) < n and repeats < self.ga.max_redraws:

@@ -15,9 +15,9 @@ import numpy as np
 from garay.blueprint import Blueprint, sample_genome
 from garay.config import ConfigError
 from garay.evaluation import evaluation_seed
+from garay.fitting import Room, repair, sample_fitting_genome
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
-from garay.fitting import Room, repair, sample_fitting_genome
 from garay.runlog import BEST, CHECKPOINT, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all

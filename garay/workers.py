@@ -194,7 +194,10 @@ class RayEvaluator:
         self.max_retries = max_retries
         self.start_timeout_s = start_timeout_s
         if hard_timeout_s is None and settings.timeout_s is not None:
-            hard_timeout_s = settings.timeout_s * 1.25 + 10  # room for the epoch in progress
+            # train.timeout_s bounds each training; an evaluation holds one per validation
+            # round and repeat. 1.25: room for the epoch in progress.
+            trainings = settings.repeats * (1 + len(dataset.rounds))
+            hard_timeout_s = settings.timeout_s * trainings * 1.25 + 10
         self.hard_timeout_s = hard_timeout_s
         self._trainer = trainer
         self._settings = settings

@@ -70,3 +70,16 @@ def test_random_search_ends_when_the_search_space_is_exhausted(make_cfg, tmp_pat
                   "ga.max_redraws=20"]
     summary = run(make_cfg(*tiny_space), run_dir=tmp_path)
     assert summary["evaluations"] == 1 and summary["duplicates"] > 0
+
+
+def test_unique_children_spend_every_place_on_a_new_genome(make_cfg, tmp_path):
+    # A small space (one gene, few values): plain breeding repeats known genomes often.
+    small = ["blueprint.max_layers=1", "blueprint.layer_sizes=[8,16,32,64]", "blueprint.activations=[relu,swish]",
+             "ga.conv_chance=0.0", "cluster.backend=inprocess", "ga.population_size=6", "ga.num_parents=2",
+             "ga.generations=3", "ga.mutation_rate=0.1"]
+    plain = run(make_cfg(*small), run_dir=tmp_path / "plain")
+    unique = run(make_cfg(*small, "ga.unique_children=true"), run_dir=tmp_path / "unique")
+    assert plain["duplicates"] > 0 and plain["rebred"] == 0
+    assert unique["rebred"] > 0 and unique["evaluations"] > plain["evaluations"]
+    hashes = [h["hash"] for h in _history(tmp_path / "unique")]
+    assert len(hashes) == len(set(hashes)) == unique["evaluations"]

@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from garay.anytime import bootstrap_mean, group_label
+from garay.anytime import bootstrap_difference, bootstrap_mean, group_label
 from garay.sweep import load_jobs, swept_keys
 
 
@@ -90,16 +90,26 @@ def main() -> None:
         w.writerows(rows)
     print(f"{args.sweep_dir}: best genomes scored again {args.repeats} times each "
           f"({' '.join(args.overrides) or 'as their runs scored them'})")
-    print("selection bias: recorded fitness - fresh scores of the same kind; test: trained on the split, "
-          "held-out accuracy")
-    print(f"{'group':<36} {'runs':>4}  {'selection bias':<26} {'test (retrained)':<26} {'worker-h':>8}")
-    for group in dict.fromkeys(r["group"] for r in rows):
+    print("fresh: the best genome scored again as its run scored it; bias: recorded - fresh;\n"
+          "test: trained on the split, held-out accuracy; vs random: test minus random search's")
+    print(f"{'group':<28} {'runs':>4}  {'fresh fitness':<24} {'selection bias':<26} {'test (retrained)':<24} "
+          f"{'test vs random':<26} {'worker-h':>8}")
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    random = [g for g in groups if "ga.mode=random" in g.split(",")]
+    for group in groups:
         rs = [r for r in rows if r["group"] == group]
+        fresh = bootstrap_mean([r["rescored"] for r in rs])
         bias = bootstrap_mean([r["selection_bias"] for r in rs])
         test = bootstrap_mean([r["retrained_test"] for r in rs])
+        vs = ""
+        if len(random) == 1 and group != random[0]:
+            d = bootstrap_difference([r["retrained_test"] for r in rs],
+                                     [r["retrained_test"] for r in rows if r["group"] == random[0]])
+            vs = f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]"
         hours = sum(r["worker_hours"] for r in rs) / len(rs)
-        print(f"{group:<36} {len(rs):>4}  {bias[0]:+.4f} [{bias[1]:+.4f}, {bias[2]:+.4f}]  "
-              f"{test[0]:.4f} [{test[1]:.4f}, {test[2]:.4f}]  {hours:>8.3f}")
+        print(f"{group:<28} {len(rs):>4}  {fresh[0]:.4f} [{fresh[1]:.4f}, {fresh[2]:.4f}]  "
+              f"{bias[0]:+.4f} [{bias[1]:+.4f}, {bias[2]:+.4f}]  {test[0]:.4f} [{test[1]:.4f}, {test[2]:.4f}]  "
+              f"{vs:<26} {hours:>8.3f}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,9 @@ def test_idle_workers_on_a_lost_node_do_not_spend_retries(cluster):
     head = ray.get_runtime_context().get_node_id()
     ev._idle = deque(sorted(ev._idle, key=lambda slot: placements[f"w{slot}"]["node_id"] == head))
     c.remove_node(node, allow_graceful=False)  # between generations: every worker idle
-    [result] = drain(ev, tasks(1))  # tried on a dead worker once, then straight on the live one
+    # Tried on a dead worker at most once, then straight on the live one. Whether Ray has
+    # already noticed the dead node when the task is sent (1 attempt) or not (2) is timing.
+    [result] = drain(ev, tasks(1))
     assert result.evaluation.status == "ok", result.evaluation.error
-    assert result.attempts == 2 and result.node_id == head
+    assert result.attempts in (1, 2) and result.node_id == head
     ev.close()

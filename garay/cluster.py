@@ -95,6 +95,11 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             start_timeout_s=cluster_cfg.start_timeout_s,
         )
         try:
+            import ray
+
+            if not evaluator.wait_started(cluster_cfg.start_timeout_s):
+                raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s="
+                                   f"{cluster_cfg.start_timeout_s:.0f} s; cluster resources: {ray.cluster_resources()}")
             yield evaluator
         finally:
             evaluator.close()

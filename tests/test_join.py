@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,38 +9,28 @@ from pathlib import Path
 import pytest
 
 from garay.runlog import read_history
+from tests.ray_nodes import LocalCluster
 
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def two_node_cluster():
-    """A head and a second node started with `ray start`, one CPU each."""
+def two_node_cluster(tmp_path_factory):
+    """A head and a second node started with `ray start`, one CPU each, that no other Ray
+    instance on the machine sees or is touched by (tests/ray_nodes.py). Returns the
+    environment of a client that knows only the token (RAY_AUTH_TOKEN): garay must
+    switch its client to token mode itself."""
     import ray
 
     ray.shutdown()
-    port = free_port()
-    # The cluster uses token authentication with a token of its own; garay, given only the
-    # token (RAY_AUTH_TOKEN), must switch its client to token mode itself.
-    token = secrets.token_hex(32)
-    client_env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
-    client_env["RAY_AUTH_TOKEN"] = token
-    env = {**client_env, "RAY_AUTH_MODE": "token"}
-    common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
-    subprocess.run([BIN / "ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
-                   check=True, env=env, capture_output=True, timeout=120)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), dashboard=False)
     try:
-        subprocess.run([BIN / "ray", "start", f"--address=127.0.0.1:{port}", *common],
-                       check=True, env=env, capture_output=True, timeout=120)
-        yield client_env
+        cluster.start()
+        client_env = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
+        yield {**client_env, "RAY_AUTH_TOKEN": cluster.token}
     finally:
-        subprocess.run([BIN / "ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        cluster.stop()
+    assert not cluster.running(), "processes left behind"
 
 
 def test_garay_joins_with_auto_and_uses_both_nodes(two_node_cluster, tmp_path):
@@ -77,3 +64,21 @@ def test_joblib_launcher_runs_multirun_jobs_concurrently_on_the_cluster(two_node
     (a0, a1), (b0, b1) = spans
     assert a0 < b1 and b0 < a1  # the two jobs' evaluations overlapped in time
     assert (tmp_path / "sweep_summary.csv").exists()  # the callback ran in the driver
+
+
+def test_a_test_cluster_leaves_other_ray_instances_alone(ray_local, tmp_path):
+    """Running the suite must not end a Ray instance someone else is using (an earlier
+    `ray stop --force` here killed a running experiment's workers)."""
+
+    @ray_local.remote
+    def one() -> int:
+        return 1
+
+    assert ray_local.get(one.remote(), timeout=60) == 1
+    cluster = LocalCluster(tmp_path, dashboard=False)
+    try:
+        cluster.start()
+    finally:
+        cluster.stop()
+    assert not cluster.running()
+    assert ray_local.get(one.remote(), timeout=60) == 1  # the other instance still answers

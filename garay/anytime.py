@@ -111,10 +111,23 @@ def compare_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                "worker_hours": float(np.mean([r["worker_seconds"] for r in rs])) / 3600}
         baseline = _baseline(label, by)
         if baseline is not None and baseline != label:
-            d = bootstrap_difference([r["best_test"] for r in rs], [r["best_test"] for r in by[baseline]])
-            row.update(baseline=baseline, test_vs_baseline=d[0], test_vs_baseline_lo=d[1], test_vs_baseline_hi=d[2])
+            d, paired = difference_from_baseline(rs, by[baseline])
+            row.update(baseline=baseline, test_vs_baseline=d[0], test_vs_baseline_lo=d[1], test_vs_baseline_hi=d[2],
+                       paired_by_seed=paired)
         rows.append(row)
     return rows
+
+
+def difference_from_baseline(runs: list[dict[str, Any]],
+                             baseline: list[dict[str, Any]]) -> tuple[tuple[float, float, float], bool]:
+    """Mean test accuracy of `runs` minus the baseline's, with a bootstrap 95% interval;
+    paired by seed when both hold the same seeds once each (runs of one seed share their
+    data split and initial draws, so pairing removes that shared luck), else independent."""
+    a = {r.get("seed"): r["best_test"] for r in runs}
+    b = {r.get("seed"): r["best_test"] for r in baseline}
+    if None not in a and len(a) == len(runs) and len(b) == len(baseline) and a.keys() == b.keys():
+        return bootstrap_mean([a[s] - b[s] for s in sorted(a, key=str)]), True
+    return bootstrap_difference([r["best_test"] for r in runs], [r["best_test"] for r in baseline]), False
 
 
 def _baseline(label: str, groups: dict[str, Any]) -> str | None:
@@ -140,6 +153,7 @@ def load_runs(sweep_dir: Path, jobs: list[dict[str, Any]], keys: Sequence[str]) 
             continue
         curve = run_curve(history)
         runs.append({"job": job["job"], "group": group_label(job["overrides"], keys), "curve": curve,
+                     "seed": job["overrides"].get("seed"),
                      "best_val": float(curve["best"][-1]), "best_test": float(curve["test"][-1]),
                      "evaluations": len(history), "worker_seconds": float(curve["worker_seconds"][-1])})
     return runs
@@ -210,7 +224,8 @@ def compare_text(rows: list[dict[str, Any]]) -> str:
     def vs(r: dict[str, Any]) -> str:
         if "test_vs_baseline" not in r:
             return ""
-        return f"{r['test_vs_baseline']:+.4f} [{r['test_vs_baseline_lo']:+.4f}, {r['test_vs_baseline_hi']:+.4f}]"
+        paired = " by seed" if str(r.get("paired_by_seed")) == "True" else ""
+        return f"{r['test_vs_baseline']:+.4f} [{r['test_vs_baseline_lo']:+.4f}, {r['test_vs_baseline_hi']:+.4f}]{paired}"
 
     table = _table(("method", "runs", "best validation", "its test accuracy", "evals", "worker-h", "test - random"),
                    [(r["group"], r["runs"], ci(r, "best_val"), ci(r, "test"), f"{r['evaluations']:.1f}",

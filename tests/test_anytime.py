@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from garay.anytime import (bootstrap_difference, bootstrap_mean, compare_table, curves_table, group_label,
-                           run_curve, value_at)
+                           difference_from_baseline, run_curve, value_at)
 
 
 def _h(fitness, test, seconds, h, status="ok"):
@@ -52,12 +52,23 @@ def test_groups_compare_with_random_search_under_equal_other_settings():
                 label = group_label({"ga.mode": mode, "fitness.rounds": fitness, "seed": seed},
                                     ["fitness.rounds", "ga.mode", "seed"])
                 runs.append({"group": label, "best_val": level, "best_test": level + 0.01 * seed + 0.01 * fitness,
-                             "evaluations": 28, "worker_seconds": 3600.0})
+                             "evaluations": 28, "worker_seconds": 3600.0, "seed": seed})
     rows = {r["group"]: r for r in compare_table(runs)}
     ga3 = rows["fitness.rounds=3,ga.mode=generational"]
     assert ga3["baseline"] == "fitness.rounds=3,ga.mode=random" and ga3["runs"] == 4
     assert ga3["test_vs_baseline"] == pytest.approx(0.1) and ga3["worker_hours"] == 1.0
+    # Paired by seed, the seed's shared luck (0.01 x seed here) cancels: a zero-width interval.
+    assert ga3["paired_by_seed"] and ga3["test_vs_baseline_lo"] == pytest.approx(0.1) == ga3["test_vs_baseline_hi"]
     assert "baseline" not in rows["fitness.rounds=1,ga.mode=random"]
     table = curves_table({"x": [run_curve(HISTORY)], "y": [run_curve(HISTORY[:2])]})
     evals = [r for r in table if r["group"] == "y" and r["axis"] == "evaluations"]
     assert [r["best_mean"] for r in evals] == [0.5] * 5  # a run that stopped early keeps its last value
+
+
+def test_a_difference_is_paired_by_seed_only_when_both_hold_the_same_seeds():
+    ga = [{"seed": s, "best_test": 0.8 + 0.05 * s} for s in range(4)]
+    rnd = [{"seed": s, "best_test": 0.75 + 0.05 * s} for s in range(4)]
+    (d, lo, hi), paired = difference_from_baseline(ga, rnd)
+    assert paired and d == pytest.approx(0.05) and lo == pytest.approx(0.05) and hi == pytest.approx(0.05)
+    (d, lo, hi), paired = difference_from_baseline(ga, rnd[:3])  # seed 3 missing: independent resamples
+    assert not paired and d == pytest.approx(0.075) and lo < 0.05 < hi

@@ -97,9 +97,13 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
         try:
             import ray
 
-            if not evaluator.wait_started(cluster_cfg.start_timeout_s):
-                raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s="
-                                   f"{cluster_cfg.start_timeout_s:.0f} s; cluster resources: {ray.cluster_resources()}")
+            started = evaluator.wait_started(cluster_cfg.start_timeout_s)
+            if not started:
+                raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s={cluster_cfg.start_timeout_s:.0f}"
+                                   f" s; cluster resources: {ray.cluster_resources()}")
+            if started < evaluator.num_workers:
+                log.warning("%d of %d Ray workers started in cluster.start_timeout_s; the run begins with them and "
+                            "the others join when the cluster places them", started, evaluator.num_workers)
             yield evaluator
         finally:
             evaluator.close()

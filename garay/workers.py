@@ -238,30 +238,24 @@ class RayEvaluator:
 
     def wait_ready(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
         """Block until every actor has started; return where each one landed."""
+        self.wait_started(timeout_s)
+        if self._starting:
+            raise TimeoutError(f"{len(self._starting)} Ray workers did not start in {timeout_s} s")
+        return self.placements
+
+    def wait_started(self, timeout_s: float | None) -> int:
+        """Wait until every actor has started or `timeout_s` has passed (None: no limit);
+        return how many have. A run begins here so that its first generation spreads over
+        every worker (tasks go only to started actors); late ones join as they start."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while self._starting:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _ = self._ray.wait(list(self._starting), num_returns=1, timeout=left)
-            if not ready:
-                raise TimeoutError(f"{len(self._starting)} Ray workers did not start in {timeout_s} s")
-            self._on_started(ready[0])
-        return [self._placement[s] for s in sorted(self._placement)]
-
-    def wait_started(self, timeout_s: float) -> int:
-        """Wait until every actor has started or `timeout_s` has passed; return how many
-        have. A run begins here so that its first generation spreads over every worker
-        (tasks go only to started actors); the late ones join as they start."""
-        deadline = time.monotonic() + timeout_s
-        while self._starting and time.monotonic() < deadline:
-            left = max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
             ready, _ = self._ray.wait(list(self._starting), num_returns=1, timeout=left)
             if ready:
                 self._on_started(ready[0])
-        started = len(self._placement)
-        if self._starting:
-            log.warning("%d of %d Ray workers started in %.0f s; the run begins with them and the others "
-                        "join when the cluster places them", started, self.num_workers, timeout_s)
-        return started
+        return len(self._placement)
 
     def _on_started(self, ref: Any) -> None:
         slot = self._starting.pop(ref)

@@ -122,7 +122,12 @@ def test_retries_exhausted_records_failed_with_the_reason(ray_local):
 
 def test_a_run_begins_with_the_workers_that_start_and_the_rest_join_later(ray_local):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=3, trainer=SleepTrainer(0.2))  # 2 CPUs: one cannot start
-    assert ev.wait_started(5) == 2
+    started = 0
+    for _ in range(300):  # however slowly the two placeable actors start, it returns, never raises
+        started = ev.wait_started(0.5)
+        if started == 2:
+            break
+    assert started == 2 and len(ev.placements) == 2
     results = drain(ev, tasks(4))
     assert all(r.evaluation.status == "ok" for r in results)
     assert len({r.worker for r in results}) == 2  # both started workers took one at once

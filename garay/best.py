@@ -119,7 +119,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
         trainings = []
         for r, data in enumerate(rounds):
             for j in range(settings.repeats):
-                ev, model = train_model(genome, data, settings, device, training_seed(seed, r, j))
+                ev, model, _ = train_model(genome, data, settings, device, training_seed(seed, r, j))
                 trainings.append(ev)
                 if r == 0 and model is not None and ev.val_accuracy > best_val:
                     best_model, best_val = model, ev.val_accuracy

@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.blueprint import Blueprint
-from garay.config import ConfigError, fitness_rounds, register_configs, validate
+from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
 from garay.genome import Genome
 from garay.report import genome_tables, plot_fitness
 from garay.runlog import SUMMARY, RunLog
@@ -117,10 +117,11 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
             progress=cfg.progress,
             identity=run_identity(cfg),
             tracker=tracker,
+            rungs=rung_schedule(cfg),
         )
         if cfg.resume:
             runlog.repair()
-            evolution.restore(checkpoint, runlog.history())
+            evolution.restore(checkpoint, runlog.history(), runlog.rung_history())
             log.info("resuming run %s at generation %d with %d finished evaluations",
                      evolution.run_id, evolution.generation, evolution.resumed_evaluations)
         summary = evolution.run()

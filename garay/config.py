@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from garay.blueprint import ACTIVATIONS, CHOICE_FIELDS
+from garay.fidelity import POLICIES, Rungs
 
 
 GA_MODES = ("generational", "async", "random")
@@ -61,6 +62,10 @@ class TrainConfig:
     lr: float = 1e-3
     noise_level: float = 0.1
     timeout_s: Optional[float] = None
+    early_stop: str = "none"  # none | halving | median (garay.fidelity)
+    eta: int = 3  # halving: the best 1/eta of a rung continue
+    grace_epochs: int = 2  # no genome is stopped before this many epochs (the first rung)
+    rungs: Optional[list[int]] = None  # explicit rung epochs; null: epochs / eta^k down to grace_epochs
 
 
 @dataclass
@@ -152,6 +157,14 @@ def fitness_rounds(cfg: Any) -> int:
     return SPEAKER_ROUNDS if cfg.data.split == "speaker" else 1
 
 
+def rung_schedule(cfg: Any) -> Rungs:
+    """The early-stopping rungs the `train` group asks for (one rung, the full training,
+    with train.early_stop=none)."""
+    t = cfg.train
+    return Rungs.schedule(epochs=t.epochs, policy=t.early_stop, eta=t.eta, grace_epochs=t.grace_epochs,
+                          rungs=list(t.rungs) if t.rungs else None)
+
+
 def _check(ok: bool, key: str, message: str) -> None:
     if not ok:
         raise ConfigError(key, message)
@@ -177,6 +190,12 @@ def validate(cfg: Any) -> None:
     _check(fit.rounds is None or fit.rounds >= 1, "fitness.rounds", f"must be at least 1, or null (auto), got {fit.rounds}")
     _check(fit.repeats >= 1, "fitness.repeats", f"must be at least 1, got {fit.repeats}")
     _check(train.epochs >= 1, "train.epochs", f"must be at least 1, got {train.epochs}")
+    _check(train.early_stop in POLICIES, "train.early_stop",
+           f"must be one of {', '.join(POLICIES)}; got {train.early_stop!r}")
+    _check(train.eta >= 2, "train.eta", f"must be at least 2, got {train.eta}")
+    _check(train.grace_epochs >= 1, "train.grace_epochs", f"must be at least 1, got {train.grace_epochs}")
+    bad = [r for r in (train.rungs or []) if not 1 <= r < train.epochs]
+    _check(not bad, "train.rungs", f"must be epochs in [1, train.epochs={train.epochs}), got {bad}")
     _check(train.batch_size >= 1, "train.batch_size", f"must be at least 1, got {train.batch_size}")
     _check(train.lr > 0, "train.lr", f"must be positive, got {train.lr}")
     _check(train.noise_level >= 0, "train.noise_level", f"must be >= 0, got {train.noise_level}")

@@ -7,7 +7,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-STATUSES = ("ok", "diverged", "failed", "timeout")
+# `stopped`: early stopping ended the training at a rung (its accuracy is a partial one).
+STATUSES = ("ok", "diverged", "failed", "timeout", "stopped")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class Evaluation:
     """The outcome of training one genome. `fitness` is the validation accuracy (0 when
     the evaluation did not finish as `ok`): the mean over every training when a genome is
     trained more than once (validation rounds x repeats), whose own scores `val_scores`
-    holds, as `test_accuracy` is the mean of their test accuracies."""
+    holds, as `test_accuracy` is the mean of their test accuracies. `curve` is the
+    validation accuracy after each epoch and `losses` the mean training loss of each epoch
+    (epoch-wise means over the trainings)."""
 
     fitness: float
     val_accuracy: float
@@ -46,6 +49,8 @@ class Evaluation:
     params: int
     epochs: int
     val_scores: tuple[float, ...] = ()
+    curve: tuple[float, ...] = ()
+    losses: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -7,7 +7,7 @@ import logging
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -15,10 +15,11 @@ import numpy as np
 from garay.blueprint import Blueprint, sample_genome
 from garay.config import ConfigError
 from garay.evaluation import evaluation_seed
+from garay.fidelity import Rungs, halving_survivors, median_survivors, standing
 from garay.fitting import Room, repair, sample_fitting_genome
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
-from garay.runlog import BEST, CHECKPOINT, RunLog
+from garay.runlog import BEST, CHECKPOINT, RUNGS, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all
 
@@ -100,6 +101,7 @@ class Evolution:
         progress: bool = True,
         identity: dict[str, Any] | None = None,
         tracker: Any | None = None,
+        rungs: Rungs | None = None,
     ):
         self.blueprint, self.ga, self.evaluator, self.runlog = blueprint, ga, evaluator, runlog
         self.input_shape, self.num_classes, self.conv_dim = input_shape, num_classes, conv_dim
@@ -120,14 +122,24 @@ class Evolution:
         self.tracker = tracker  # e.g. garay.tracking.TensorBoardTracker
         self.busy_seconds = 0.0  # worker time spent on this process's evaluations
         self.resumed_evaluations = 0
+        # Early stopping (train.early_stop): the rungs, and every result recorded at one
+        # (hash, epochs) -> record, also in rungs.jsonl so that a resumed run decides alike.
+        self.rungs = rungs or Rungs((0,))
+        self.rung_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self.spent: dict[str, float] = {}  # worker seconds spent on a genome's rungs so far
 
-    def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]]) -> None:
+    def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]],
+                rung_history: list[dict[str, Any]] = ()) -> None:
         """Continue a run from its files: every finished evaluation in `history` is cached
-        (never trained again); the checkpoint's population and generator state put the loop
-        back where the last finished generation left it. Without a checkpoint (killed in
-        generation 0) the loop restarts from the seed and finds its results in the cache."""
+        (never trained again), and so is every result at an early-stopping rung
+        (`rung_history`, so a generation killed between rungs makes the same decisions);
+        the checkpoint's population and generator state put the loop back where the last
+        finished generation left it. Without a checkpoint (killed in generation 0) the loop
+        restarts from the seed and finds its results in the caches."""
         for record in history:
             self._remember(record)
+        for record in rung_history:
+            self.rung_cache[(record["hash"], record["epochs"])] = record
         self.resumed_evaluations = len(history)
         if history:
             self.run_id = history[0]["run_id"]
@@ -135,7 +147,8 @@ class Evolution:
             return
         self.run_id = checkpoint["run_id"]
         self.generation = checkpoint["next_generation"]
-        self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"]) for p in checkpoint["population"]]
+        self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"], p.get("fidelity", 1.0))
+                           for p in checkpoint["population"]]
         self.rng.bit_generator.state = checkpoint["rng_state"]
         self.redraws = checkpoint["redraws"]
         self.repairs = checkpoint.get("repairs", 0)
@@ -166,7 +179,8 @@ class Evolution:
             return
         self.population = self.evaluate(population, g)
         self.generation = g + 1
-        fitness = [ind.fitness for ind in self.population]
+        # Generation statistics over full trainings (and failures), never partial accuracies.
+        fitness = [ind.fitness for ind in self.population if not 0 < ind.fidelity < 1] or [0.0]
         stats = {"generation": g, "best": max(fitness), "median": statistics.median(fitness),
                  "mean": statistics.fmean(fitness), "best_so_far": self.best()["fitness"]}
         self.generation_stats.append(stats)
@@ -251,31 +265,110 @@ class Evolution:
 
     def evaluate(self, population: list[Individual], generation: int) -> list[Individual]:
         """Send out only unevaluated genomes not seen before in this run; write each result
-        to history the moment it arrives; return the population with fitness filled in."""
-        tasks: dict[str, Task] = {}
+        to history the moment it arrives; return the population with fitness filled in.
+        With early stopping the generation's new genomes go through successive halving."""
+        seen = self.seen_before(generation)
+        cohort: dict[str, Task] = {}
         for n, ind in enumerate(population):
             h = ind.genome.hash
             if ind.evaluated:
                 continue
-            if h in self.cache or h in tasks:
+            if h in seen or h in cohort:
                 self.duplicates += 1  # bred again: its fitness is known (or coming) already
                 continue
-            tasks[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
-        bar = _progress(len(tasks), f"gen {generation}", self.progress)
-        for result in evaluate_all(self.evaluator, list(tasks.values())):
-            self.finish(result)
-            bar.update(1)
-            bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
+            cohort[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
+        bar = _progress(len(cohort), f"gen {generation}", self.progress)
+        if self.rungs.active:
+            self.halve(list(cohort.values()), generation, bar)
+        else:
+            todo = [t for t in cohort.values() if t.genome.hash not in self.cache]  # not resumed
+            bar.update(len(cohort) - len(todo))
+            for result in evaluate_all(self.evaluator, todo):
+                self.finish(result)
+                bar.update(1)
+                bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
         bar.close()
-        return [ind if ind.evaluated else Individual(ind.genome, self.cache[ind.genome.hash]["fitness"])
-                for ind in population]
+        return [ind if ind.evaluated else self.individual(self.cache[ind.genome.hash]) for ind in population]
+
+    def individual(self, record: dict[str, Any]) -> Individual:
+        """An evaluation as the GA ranks it (garay.fidelity.standing)."""
+        fidelity, score = standing(record, self.rungs.full)
+        return Individual(Genome.from_dict(record["genome"]), score, fidelity)
+
+    def halve(self, cohort: list[Task], generation: int, bar: Any) -> None:
+        """Successive halving over one generation's new genomes: all train to the first
+        rung; the best 1/eta (or those at or above the median) continue to the next, from
+        where they paused; and so on up to the full training. The rest are recorded as
+        `stopped`. Each decision waits for the whole rung and depends only on its results
+        (ties on the hash), so a run is the same whatever the worker count; results a
+        resumed run finds in history.jsonl and rungs.jsonl are not trained again."""
+        alive, states = cohort, {}
+        for rung in self.rungs.epochs:
+            final = rung == self.rungs.full
+            scores: dict[str, float] = {}
+            todo = []
+            for task in alive:
+                h = task.genome.hash
+                done = self.cache.get(h)
+                if not final and (h, rung) in self.rung_cache:
+                    scores[h] = self.rung_cache[(h, rung)]["val_accuracy"]
+                    self.spent[h] = self.rung_cache[(h, rung)]["seconds"]
+                elif done is not None and (final or (done["status"] not in ("ok", "stopped")
+                                                     and done.get("rung") == rung)):
+                    bar.update(1)  # finished (or failed at this rung) before the run was resumed
+                else:
+                    todo.append(replace(task, epochs=rung, state=states.pop(h, None)))
+            for result in evaluate_all(self.evaluator, todo):
+                record = self.segment(result)
+                if final or record["status"] != "ok":
+                    self.commit(record)
+                    bar.update(1)
+                    bar.set_postfix(best=f"{self.best()['fitness']:.3f}", rung=rung)
+                    continue
+                self.runlog.append(record, RUNGS)
+                self.rung_cache[(record["hash"], rung)] = record
+                scores[record["hash"]] = record["val_accuracy"]
+                states[record["hash"]] = result.state
+            if final:
+                return
+            if self.rungs.policy == "median":
+                earlier = [r["val_accuracy"] for (_, e), r in self.rung_cache.items()
+                           if e == rung and r.get("generation", -1) < generation]
+                keep = median_survivors(scores, earlier)
+            else:
+                keep = halving_survivors(scores, self.rungs.eta)
+            cut = min(scores[h] for h in keep) if keep else 0.0
+            for h in sorted(set(scores) - keep):
+                states.pop(h, None)  # frees the paused training
+                if h not in self.cache:  # (a resumed run may have recorded it already)
+                    self.stop(self.rung_cache[(h, rung)], f"{self.rungs.policy} at epoch {rung}: "
+                              f"{scores[h]:.4f} below the {len(keep)} of {len(scores)} kept (lowest {cut:.4f})")
+                bar.update(1)
+            alive = [t for t in alive if t.genome.hash in keep]
+
+    def segment(self, result: Result) -> dict[str, Any]:
+        """The record of a training that reached a rung (or ended): its seconds count every
+        rung the genome trained for so far."""
+        h = result.task.genome.hash
+        self.busy_seconds += result.evaluation.seconds
+        self.spent[h] = self.spent.get(h, 0.0) + result.evaluation.seconds
+        return self.record(replace(result, evaluation=replace(result.evaluation, seconds=self.spent[h])))
+
+    def stop(self, rung_record: dict[str, Any], reason: str) -> dict[str, Any]:
+        """Record a genome early stopping ended: status `stopped`, fitness 0 (its partial
+        accuracy stays in val_accuracy, at `epochs`, and never ranks as a full one)."""
+        return self.commit({**rung_record, "status": "stopped", "fitness": 0.0, "reason": reason,
+                            "finished_at": time.time()})
 
     def finish(self, result: Result) -> dict[str, Any]:
         """A result has arrived: on disk first, then into the cache and the tracker."""
-        record = self.record(result)
+        self.busy_seconds += result.evaluation.seconds
+        return self.commit(self.record(result))
+
+    def commit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A genome's final record: on disk first, then into the cache and the tracker."""
         self.runlog.append(record)
         self._remember(record)
-        self.busy_seconds += result.evaluation.seconds
         if self.tracker is not None:
             self.tracker.evaluation(record)
         return record
@@ -295,8 +388,11 @@ class Evolution:
             "status": ev.status,
             "error": ev.error,
             "seconds": round(ev.seconds, 4),
-            "epochs": ev.epochs,
+            "epochs": ev.epochs if task.epochs is None or ev.status != "ok" else task.epochs,
             "val_scores": list(ev.val_scores),
+            "curve": [round(v, 6) for v in ev.curve],
+            "losses": [round(v, 6) for v in ev.losses],
+            **({"rung": task.epochs} if task.epochs is not None else {}),
             "params": ev.params or param_count(task.genome, self.input_shape, self.num_classes, self.conv_dim),
             "seed": task.seed,
             "worker": result.worker,
@@ -334,7 +430,8 @@ class Evolution:
             "run_id": self.run_id,
             "seed": self.seed,
             "next_generation": self.generation,
-            "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness} for ind in self.population],
+            "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness, "fidelity": ind.fidelity}
+                           for ind in self.population],
             "rng_state": self.rng.bit_generator.state,
             "identity": self.identity,
             "evaluated_hashes": sorted(self.cache),
@@ -363,6 +460,8 @@ class Evolution:
             "redraws": self.redraws,
             "repairs": self.repairs,
             "resumed_evaluations": self.resumed_evaluations,
+            "early_stop": {"policy": self.rungs.policy, "rungs": list(self.rungs.epochs), "eta": self.rungs.eta}
+            if self.rungs.active else {"policy": "none"},
             "best": self.best(),
             "generation_stats": self.generation_stats,
             "wall_seconds": round(seconds, 3),

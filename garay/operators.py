@@ -17,24 +17,35 @@ from garay.genome import ConvGene, Gene, Genome
 
 @dataclass(frozen=True)
 class Individual:
-    """A genome and its fitness (None until evaluated)."""
+    """A genome and its fitness (None until evaluated). `fidelity` is the share of the full
+    training the fitness stands for: 1 for a full training, epochs reached / full for a
+    genome early stopping ended (its fitness a partial accuracy), 0 for an evaluation that
+    produced no model (garay.fidelity.standing)."""
 
     genome: Genome
     fitness: float | None = None
+    fidelity: float = 1.0
 
     @property
     def evaluated(self) -> bool:
         return self.fitness is not None
 
+    @property
+    def rank(self) -> tuple[float, float, str]:
+        """Sort key, best first: higher fidelity, then higher fitness, then lower hash. A
+        partial accuracy never outranks a full one."""
+        return (-self.fidelity, -float(self.fitness or 0.0), self.genome.hash)
+
 
 def select(population: Sequence[Individual], num_parents: int) -> list[Individual]:
-    """Truncation selection: the `num_parents` fittest, best first.
+    """Truncation selection: the `num_parents` fittest, best first (`Individual.rank`:
+    full trainings before early-stopped ones).
 
     Ties break on the genome hash so the result never depends on arrival order.
     """
     if any(not ind.evaluated for ind in population):
         raise ValueError("select needs an evaluated population")
-    ranked = sorted(population, key=lambda ind: (-float(ind.fitness), ind.genome.hash))
+    ranked = sorted(population, key=lambda ind: ind.rank)
     return ranked[:num_parents]
 
 

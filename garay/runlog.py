@@ -1,4 +1,5 @@
-"""The run directory: history.jsonl, best.json, summary.json, checkpoint.json.
+"""The run directory: history.jsonl, best.json, summary.json, checkpoint.json, and
+rungs.jsonl (results at early-stopping rungs, for resume).
 
 Everything is JSON (never pickle). History lines are flushed and fsynced as they are
 written; the other files are replaced atomically (write a temporary file, then rename).
@@ -15,6 +16,7 @@ HISTORY = "history.jsonl"
 BEST = "best.json"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint.json"
+RUNGS = "rungs.jsonl"  # a genome's result at each early-stopping rung it passed
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -41,25 +43,27 @@ class RunLog:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.history_path = self.dir / HISTORY
 
-    def append(self, record: dict[str, Any]) -> None:
-        """One finished evaluation, on disk before this returns."""
+    def append(self, record: dict[str, Any], name: str = HISTORY) -> None:
+        """One finished evaluation (or, to rungs.jsonl, one rung result), on disk before
+        this returns."""
         line = json.dumps(record, sort_keys=True, separators=(",", ":"))
-        with open(self.history_path, "a") as f:
+        with open(self.dir / name, "a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
 
     def repair(self) -> None:
         """Drop a torn last line (the driver killed mid-write) so appends start clean."""
-        if not self.history_path.exists():
-            return
-        data = self.history_path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data[: data.rfind(b"\n") + 1]
-            with open(self.history_path, "wb") as f:
-                f.write(keep)
-                f.flush()
-                os.fsync(f.fileno())
+        for path in (self.history_path, self.dir / RUNGS):
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                keep = data[: data.rfind(b"\n") + 1]
+                with open(path, "wb") as f:
+                    f.write(keep)
+                    f.flush()
+                    os.fsync(f.fileno())
 
     def checkpoint(self) -> dict[str, Any] | None:
         path = self.dir / CHECKPOINT
@@ -67,6 +71,9 @@ class RunLog:
 
     def history(self) -> list[dict[str, Any]]:
         return list(read_history(self.history_path))
+
+    def rung_history(self) -> list[dict[str, Any]]:
+        return list(read_history(self.dir / RUNGS))
 
     def write(self, name: str, obj: Any) -> None:
         write_json_atomic(self.dir / name, obj)

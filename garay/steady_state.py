@@ -4,20 +4,28 @@ Whenever a worker frees up, the driver breeds a child from the current populatio
 tournament selection and sends it out; each finished child joins the population and the
 oldest member leaves (regularized evolution, Real et al. 2019). The budget is the number of
 evaluations the generational run would make. History lines carry a birth order.
+
+With early stopping (train.early_stop) a child trains to the first rung; at each rung it
+continues at once, from where it paused, while its accuracy is in the top 1/eta (halving:
+asynchronous successive halving in its stopping form, as Ray Tune's ASHA) or the top half
+(median) of every result recorded at that rung so far; otherwise it is recorded `stopped`
+and joins the population with its partial standing (garay.fidelity). No barrier.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 from garay.evaluation import evaluation_seed
 from garay.evolution import Evolution, _progress
+from garay.fidelity import continues
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate
-from garay.runlog import BEST, CHECKPOINT
-from garay.workers import Task
+from garay.runlog import BEST, CHECKPOINT, RUNGS
+from garay.workers import Result, Task
 
 
 class SteadyStateEvolution(Evolution):
@@ -27,6 +35,7 @@ class SteadyStateEvolution(Evolution):
         super().__init__(**kwargs)
         self.members: deque[Individual] = deque()  # oldest first
         self.births = 0
+        self.recorded: dict[int, list[float]] = {}  # rung epochs -> accuracies recorded there
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
@@ -50,14 +59,18 @@ class SteadyStateEvolution(Evolution):
                 birth = self.births
                 self.births += 1
                 in_flight.add(genome.hash)
+                first = self.rungs.epochs[0] if self.rungs.active else None
                 self.evaluator.submit(Task(f"b{birth}", genome, evaluation_seed(self.seed, genome.hash, birth),
-                                           birth=birth))
+                                           birth=birth, epochs=first))
             if not in_flight:
                 break
             result = self.evaluator.next_result()
-            record = self.finish(result)
+            record, follow = self.advance(result)
+            if follow is not None:
+                self.evaluator.submit(follow)  # promoted: it keeps its place in flight
+                continue
             in_flight.discard(record["hash"])
-            self._join(Individual(result.task.genome, record["fitness"]))
+            self._join(self.individual(record))
             done += 1
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
@@ -67,6 +80,26 @@ class SteadyStateEvolution(Evolution):
         bar.close()
         self.population = list(self.members)
         return self.summary(time.perf_counter() - start)
+
+    def advance(self, result: Result) -> tuple[dict[str, Any], Task | None]:
+        """A result has arrived: its final record, or (early stopping, a rung passed) its
+        rung record and the task that continues it to the next rung."""
+        if result.task.epochs is None:
+            return self.finish(result), None
+        record = self.segment(result)
+        rung = result.task.epochs
+        nxt = self.rungs.after(rung)
+        if record["status"] != "ok" or nxt is None:
+            return self.commit(record), None
+        self.runlog.append(record, RUNGS)
+        self.rung_cache[(record["hash"], rung)] = record
+        recorded = self.recorded.setdefault(rung, [])
+        go = continues(record["val_accuracy"], recorded, self.rungs.keep_fraction)
+        recorded.append(record["val_accuracy"])
+        if go:
+            return record, replace(result.task, epochs=nxt, state=result.state)
+        return self.stop(record, f"{self.rungs.policy} at epoch {rung}: {record['val_accuracy']:.4f} below the "
+                                 f"top {self.rungs.keep_fraction:.2f} of {len(recorded)} recorded"), None
 
     def _join(self, ind: Individual) -> None:
         self.members.append(ind)
@@ -94,12 +127,13 @@ class SteadyStateEvolution(Evolution):
         size = min(self.ga.tournament_size, len(members))
         picks = self.rng.choice(len(members), size=size, replace=False)
         # Ties break towards the lower hash, as in `select`.
-        return min((members[i] for i in picks), key=lambda ind: (-ind.fitness, ind.genome.hash))
+        return min((members[i] for i in picks), key=lambda ind: ind.rank)
 
     def checkpoint(self) -> dict[str, Any]:
         state = super().checkpoint()
         state.update(mode=self.mode, births=self.births,
-                     population=[{"genome": i.genome.to_dict(), "fitness": i.fitness} for i in self.members])
+                     population=[{"genome": i.genome.to_dict(), "fitness": i.fitness, "fidelity": i.fidelity}
+                                 for i in self.members])
         return state
 
     def summary(self, seconds: float) -> dict[str, Any]:

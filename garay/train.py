@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import replace
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from garay.data.dataset import Dataset
 from garay.evaluation import Evaluation, TrainSettings, training_seed
+from garay.fidelity import mean_curve
 from garay.genome import Genome
 from garay.model import build_model, count_parameters
 
@@ -45,28 +46,69 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct.item() / max(len(y), 1)
 
 
+@dataclass
+class TrainingState:
+    """One training paused after `epoch` epochs, to be continued later (early stopping's
+    rungs): weights, optimizer, both random generators, and the curve so far. Continuing
+    from it gives exactly what training straight through gives (on CPU, bit for bit), so
+    a lost state costs only time: training again from the seed reaches the same numbers.
+    Tensors are on the CPU, so a state can travel through Ray's object store."""
+
+    epoch: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    generator: torch.Tensor  # batch order and noise
+    torch_rng: torch.Tensor  # the global generator: weight init and dropout draw from it
+    cuda_rng: torch.Tensor | None
+    curve: list[float]
+    losses: list[float]
+    seconds: float
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj
+
+
 def evaluate_genome(
     genome: Genome, rounds: Sequence[DeviceData | Dataset], settings: TrainSettings, device: str | torch.device,
-    seed: int
-) -> Evaluation:
+    seed: int, *, until: int | None = None, states: Sequence[TrainingState] | None = None,
+) -> tuple[Evaluation, list[TrainingState] | None]:
     """A genome's fitness: trained `settings.repeats` times on each validation round (the
     first round is the split itself), fitness the mean validation accuracy over all of
-    them, test accuracy the mean test accuracy. One training: `train_and_score` exactly.
-    The first training that does not end `ok` ends the evaluation with its status."""
+    them, test accuracy the mean test accuracy, the curve the epoch-wise mean. One
+    training: `train_and_score` exactly. The first training that does not end `ok` ends
+    the evaluation with its status.
+
+    `until` < settings.epochs trains only that far (a rung) and also returns the states to
+    continue from; `states` (from such a call) continues instead of starting afresh."""
     start = time.perf_counter()
-    runs = []
+    runs, out_states = [], []
+    k = 0
     for r, data in enumerate(rounds):
         for j in range(settings.repeats):
-            ev = train_and_score(genome, data, settings, device, training_seed(seed, r, j))
+            state = states[k] if states is not None and k < len(states) else None
+            ev, _, new_state = train_model(genome, data, settings, device, training_seed(seed, r, j),
+                                           until=until, state=state)
+            k += 1
             if ev.status != "ok":
-                return replace(ev, seconds=time.perf_counter() - start, val_scores=tuple(e.val_accuracy for e in runs))
+                return replace(ev, seconds=time.perf_counter() - start,
+                               val_scores=tuple(e.val_accuracy for e in runs)), None
             runs.append(ev)
+            out_states.append(new_state)
+    keep = out_states if all(s is not None for s in out_states) else None
     if len(runs) == 1:
-        return replace(runs[0], val_scores=(runs[0].val_accuracy,))
+        return replace(runs[0], val_scores=(runs[0].val_accuracy,), seconds=time.perf_counter() - start), keep
     val = statistics.fmean(e.val_accuracy for e in runs)
     test = statistics.fmean(e.test_accuracy for e in runs)
     return Evaluation(val, val, test, "ok", None, time.perf_counter() - start, runs[0].params, runs[0].epochs,
-                      tuple(e.val_accuracy for e in runs))
+                      tuple(e.val_accuracy for e in runs), mean_curve([e.curve for e in runs]),
+                      mean_curve([e.losses for e in runs])), keep
 
 
 def train_and_score(
@@ -80,18 +122,28 @@ def train_and_score(
 
 
 def train_model(
-    genome: Genome, data: DeviceData | Dataset, settings: TrainSettings, device: str | torch.device, seed: int
-) -> tuple[Evaluation, nn.Module | None]:
-    """`train_and_score`, also returning the trained model (None unless `ok`)."""
+    genome: Genome, data: DeviceData | Dataset, settings: TrainSettings, device: str | torch.device, seed: int,
+    *, until: int | None = None, state: TrainingState | None = None,
+) -> tuple[Evaluation, nn.Module | None, TrainingState | None]:
+    """`train_and_score`, also returning the trained model (None unless `ok`) and, when
+    training stopped at `until` before settings.epochs, the state to continue from.
+    Validation accuracy and mean training loss are recorded after every epoch (the
+    learning curve); evaluating does not touch any random generator, so the curve costs
+    one validation pass per epoch and changes nothing in the training."""
     start = time.perf_counter()
     if not isinstance(data, DeviceData):
         data = DeviceData(data, device)
+    target = settings.epochs if until is None else min(until, settings.epochs)
     params = 0
     epochs_done = 0
+    curve: list[float] = []
+    losses: list[float] = []
+    spent_before = 0.0
 
     def result(status: str, error: str | None, val: float = 0.0, test: float = 0.0) -> Evaluation:
         fitness = val if status == "ok" else 0.0
-        return Evaluation(fitness, val, test, status, error, time.perf_counter() - start, params, epochs_done)
+        return Evaluation(fitness, val, test, status, error, time.perf_counter() - start, params, epochs_done,
+                          (), tuple(curve), tuple(losses))
 
     try:
         torch.manual_seed(seed)
@@ -99,9 +151,19 @@ def train_model(
         model = build_model(genome, data.input_shape, data.num_classes, settings.conv_dim).to(data.device)
         params = count_parameters(model)
         opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        if state is not None:
+            model.load_state_dict(state.model)
+            opt.load_state_dict(state.optimizer)
+            gen.set_state(state.generator)
+            torch.set_rng_state(state.torch_rng)
+            if state.cuda_rng is not None and data.device.type == "cuda":
+                torch.cuda.set_rng_state(state.cuda_rng, data.device)
+            epochs_done, spent_before = state.epoch, state.seconds
+            curve, losses = list(state.curve), list(state.losses)
         loss_fn = nn.CrossEntropyLoss()
         n = len(data.y_train)
-        for _ in range(settings.epochs):
+        batches = max(1, math.ceil(n / settings.batch_size))
+        while epochs_done < target:
             order = torch.randperm(n, generator=gen, device=data.device)
             epoch_loss = torch.zeros((), device=data.device)
             for b in range(0, n, settings.batch_size):
@@ -118,11 +180,20 @@ def train_model(
                 epoch_loss += loss.detach()
             epochs_done += 1
             # One host sync per epoch, not per batch: NaN/inf anywhere poisons the sum.
-            if not math.isfinite(epoch_loss.item()):
-                return result("diverged", f"loss became non-finite in epoch {epochs_done}"), None
-            if settings.timeout_s is not None and time.perf_counter() - start > settings.timeout_s:
-                return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}"), None
-        val, test = accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test)
-        return result("ok", None, val, test), model
+            mean_loss = epoch_loss.item() / batches
+            if not math.isfinite(mean_loss):
+                return result("diverged", f"loss became non-finite in epoch {epochs_done}"), None, None
+            losses.append(mean_loss)
+            curve.append(accuracy(model, data.x_val, data.y_val))
+            if settings.timeout_s is not None and spent_before + time.perf_counter() - start > settings.timeout_s:
+                return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}"), None, None
+        val, test = curve[-1] if curve else accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test)
+        paused = None
+        if epochs_done < settings.epochs:
+            cuda_rng = torch.cuda.get_rng_state(data.device) if data.device.type == "cuda" else None
+            paused = TrainingState(epochs_done, _to_cpu(model.state_dict()), _to_cpu(opt.state_dict()),
+                                   gen.get_state(), torch.get_rng_state(), cuda_rng, list(curve), list(losses),
+                                   spent_before + time.perf_counter() - start)
+        return result("ok", None, val, test), model, paused
     except Exception as exc:  # noqa: BLE001 - any failure of one genome must not end the run
-        return result("failed", f"{type(exc).__name__}: {exc}"), None
+        return result("failed", f"{type(exc).__name__}: {exc}"), None, None

@@ -24,13 +24,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Task:
-    """One genome to train. `key` is unique within a run; `seed` fixes its training."""
+    """One genome to train. `key` is unique within a run; `seed` fixes its training.
+    `epochs` trains only that far (an early-stopping rung; None: the full training) and
+    `state` continues a training paused at a lower rung (a `Result.state`; None, or a
+    state that cannot be fetched, trains from the seed and reaches the same numbers)."""
 
     key: str
     genome: Genome
     seed: int
     generation: int | None = None
     birth: int | None = None
+    epochs: int | None = None
+    state: Any = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Result:
     gpu_ids: list = field(default_factory=list)
     cuda_visible_devices: str | None = None
     attempts: int = 1
+    state: Any = None  # to continue this training at a higher rung (Ray: an object ref)
 
 
 class Evaluator(Protocol):
@@ -82,9 +88,15 @@ class TorchTrainer:
         self.rounds = [DeviceData(d, self.device) for d in (dataset, *dataset.rounds)]
 
     def run(self, task: Task) -> Evaluation:
+        return self.run_to(task)[0]
+
+    def run_to(self, task: Task) -> tuple[Evaluation, Any]:
+        """Train to `task.epochs` (from `task.state` when given); also return the states
+        to continue from (None once the training is complete or did not end `ok`)."""
         from garay.train import evaluate_genome
 
-        return evaluate_genome(task.genome, self.rounds, self.settings, self.device, task.seed)
+        return evaluate_genome(task.genome, self.rounds, self.settings, self.device, task.seed,
+                               until=task.epochs, states=task.state)
 
     def peak_memory(self) -> int:
         import torch
@@ -93,6 +105,14 @@ class TorchTrainer:
 
 
 TrainerFactory = Callable[[Dataset, TrainSettings, int, "float | None"], Any]
+
+
+def run_task(trainer: Any, task: Task) -> tuple[Evaluation, Any]:
+    """A trainer's result for `task` and the state to continue it from. Trainers without
+    `run_to` (only `run`) always train in full and cannot pause."""
+    if hasattr(trainer, "run_to"):
+        return trainer.run_to(task)
+    return trainer.run(replace(task, state=None)), None
 
 
 class InProcessEvaluator:
@@ -109,7 +129,8 @@ class InProcessEvaluator:
 
     def next_result(self) -> Result:
         task = self._queue.popleft()
-        return Result(task, self._trainer.run(task), worker=f"inprocess@{socket.gethostname()}")
+        evaluation, state = run_task(self._trainer, task)
+        return Result(replace(task, state=None), evaluation, worker=f"inprocess@{socket.gethostname()}", state=state)
 
     def close(self) -> None:
         self._queue.clear()
@@ -137,10 +158,20 @@ def _worker_class() -> Any:
                 "pid": os.getpid(),
             }
 
-        def evaluate(self, task: Task) -> Result:
+        def evaluate(self, task: Task) -> tuple[Result, Any]:
+            """(the result, the state to continue from): two return objects, so that the
+            state stays in the object store and only its ref reaches the driver."""
             info = self.ready()
-            return Result(task, self.trainer.run(task), worker=self.name, node_id=info["node_id"],
-                          gpu_ids=info["gpu_ids"], cuda_visible_devices=info["cuda_visible_devices"])
+            state = None
+            if task.state is not None:
+                try:
+                    state = ray.get(task.state, timeout=60)
+                except Exception as exc:  # noqa: BLE001 - lost with its node: train from the seed
+                    logging.getLogger(__name__).warning("state of %s lost (%s); training it again from its seed",
+                                                        task.genome.hash, type(exc).__name__)
+            evaluation, new_state = run_task(self.trainer, replace(task, state=state))
+            return (Result(replace(task, state=None), evaluation, worker=self.name, node_id=info["node_id"],
+                           gpu_ids=info["gpu_ids"], cuda_visible_devices=info["cuda_visible_devices"]), new_state)
 
         def peak_memory(self) -> int:
             return self.trainer.peak_memory() if hasattr(self.trainer, "peak_memory") else 0
@@ -154,6 +185,7 @@ class _Flight:
     task: Task
     attempt: int
     started: float
+    state: Any = None  # the ref of the state the task returns
 
 
 class RayEvaluator:
@@ -292,8 +324,8 @@ class RayEvaluator:
         while self._idle and self._queue:
             slot = self._idle.popleft()
             task, attempt = self._queue.popleft()
-            ref = self._actors[slot].evaluate.remote(task)
-            self._in_flight[ref] = _Flight(slot, task, attempt, time.monotonic())
+            ref, state = self._actors[slot].evaluate.options(num_returns=2).remote(task)
+            self._in_flight[ref] = _Flight(slot, task, attempt, time.monotonic(), state)
 
     def next_result(self) -> Result:
         ray = self._ray
@@ -328,7 +360,10 @@ class RayEvaluator:
             self._idle.append(flight.slot)
             self._dispatch()
             self._waiting_since = time.monotonic()
-            return replace(result, attempts=flight.attempt)
+            # Only a training paused at a rung has a state worth keeping; dropping the
+            # ref otherwise frees it from the object store.
+            paused = result.evaluation.status == "ok" and flight.task.epochs is not None
+            return replace(result, attempts=flight.attempt, state=flight.state if paused else None)
 
     def _on_worker_lost(self, flight: _Flight, exc: Exception) -> Result | None:
         text = str(exc).strip().splitlines()
@@ -343,7 +378,7 @@ class RayEvaluator:
             return None
         self._dispatch()
         error = f"worker lost {flight.attempt} times (cluster.max_retries={self.max_retries}); last: {reason}"
-        return Result(flight.task, Evaluation.unfinished("failed", error), worker=f"w{flight.slot}",
+        return Result(replace(flight.task, state=None), Evaluation.unfinished("failed", error), worker=f"w{flight.slot}",
                       attempts=flight.attempt)
 
     def _restart_idle_on_dead_node(self, node_id: str | None) -> None:
@@ -371,7 +406,7 @@ class RayEvaluator:
                 self._restart(flight.slot)
                 self._dispatch()
                 error = f"no result within {self.hard_timeout_s:.0f} s (train.timeout_s={self._settings.timeout_s})"
-                return Result(flight.task, Evaluation.unfinished("timeout", error, now - flight.started),
+                return Result(replace(flight.task, state=None), Evaluation.unfinished("timeout", error, now - flight.started),
                               worker=f"w{flight.slot}", attempts=flight.attempt)
         return None
 

@@ -72,11 +72,11 @@ GENOME = Genome.from_json(genome_path("small_cnn").read_text())
 def test_one_training_scores_as_before_and_more_are_averaged():
     data = make_synthetic(examples_per_class=20, rounds=2)
     settings = TrainSettings(epochs=1)
-    single = evaluate_genome(GENOME, [data], settings, "cpu", seed=7)
+    single, _ = evaluate_genome(GENOME, [data], settings, "cpu", seed=7)
     plain = train_and_score(GENOME, data, settings, "cpu", seed=7)
     assert (single.fitness, single.test_accuracy) == (plain.fitness, plain.test_accuracy)
     assert single.val_scores == (plain.val_accuracy,)
-    many = evaluate_genome(GENOME, [data, *data.rounds], TrainSettings(epochs=1, repeats=2), "cpu", seed=7)
+    many, _ = evaluate_genome(GENOME, [data, *data.rounds], TrainSettings(epochs=1, repeats=2), "cpu", seed=7)
     assert len(many.val_scores) == 4 and many.val_scores[0] == plain.val_accuracy
     assert many.fitness == pytest.approx(np.mean(many.val_scores))
     assert len(set(many.val_scores)) > 1  # different data or seeds, different scores

@@ -362,7 +362,8 @@ class RayEvaluator:
             self._waiting_since = time.monotonic()
             # Only a training paused at a rung has a state worth keeping; dropping the
             # ref otherwise frees it from the object store.
-            paused = result.evaluation.status == "ok" and flight.task.epochs is not None
+            paused = (result.evaluation.status == "ok" and flight.task.epochs is not None
+                      and flight.task.epochs < self._settings.epochs)
             return replace(result, attempts=flight.attempt, state=flight.state if paused else None)
 
     def _on_worker_lost(self, flight: _Flight, exc: Exception) -> Result | None:

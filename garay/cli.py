@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from garay.blueprint import Blueprint
 from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
 from garay.genome import Genome
-from garay.report import genome_tables, plot_fitness
+from garay.report import genome_tables, plot_curves, plot_fitness
 from garay.runlog import SUMMARY, RunLog
 
 log = logging.getLogger("garay")
@@ -138,6 +138,7 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
         hparams = {k: v for k, v in _flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
         tracker.finish(hparams, summary["best"])
     plot_fitness(runlog.history(), out / "fitness.png", title=f"garay run {summary['run_id']}")
+    plot_curves(runlog.history(), out / "curves.png", title=f"garay run {summary['run_id']}")
     _print_best(summary, out)
     return summary
 

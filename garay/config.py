@@ -53,6 +53,7 @@ class GAConfig:
     tournament_size: int = 3
     fit: str = "repair"
     unique_children: bool = False
+    budget_epochs: Optional[int] = None  # training epochs the run may spend over all genomes
 
 
 @dataclass
@@ -186,6 +187,8 @@ def validate(cfg: Any) -> None:
     _check(ga.fit in ("repair", "redraw"), "ga.fit", f"must be one of repair, redraw; got {ga.fit!r}")
     _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
     _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
+    _check(ga.budget_epochs is None or ga.budget_epochs >= 1, "ga.budget_epochs",
+           f"must be at least 1, or null (generations decide), got {ga.budget_epochs}")
     fit = cfg.fitness
     _check(fit.rounds is None or fit.rounds >= 1, "fitness.rounds", f"must be at least 1, or null (auto), got {fit.rounds}")
     _check(fit.repeats >= 1, "fitness.repeats", f"must be at least 1, got {fit.repeats}")

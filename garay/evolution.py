@@ -37,6 +37,7 @@ class GASettings:
     tournament_size: int = 3
     fit: str = "repair"  # repair | redraw: what happens to a genome that does not fit the input
     unique_children: bool = False  # breed again a child that was evaluated before
+    budget_epochs: int | None = None  # training epochs the run may spend (None: generations decide)
 
     @property
     def budget(self) -> int:
@@ -164,9 +165,23 @@ class Evolution:
             # Before any evaluation: a run killed in generation 0 still leaves its settings
             # (and its generator's starting state) for resume to check against.
             self.runlog.write(CHECKPOINT, self.checkpoint())
-        while self.generation < self.ga.generations:
+        while self.generation < self.ga.generations and not self.budget_spent():
             self.step()
         return self.summary(time.perf_counter() - start)
+
+    def epochs_spent(self) -> int:
+        """Training epochs spent so far: every finished genome's epochs reached (a genome
+        early stopping ended counts only what it trained), rungs of unfinished ones too."""
+        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values())
+        pending: dict[str, int] = {}
+        for (h, e) in self.rung_cache:
+            if h not in self.cache:
+                pending[h] = max(pending.get(h, 0), e)
+        return finished + sum(pending.values())
+
+    def budget_spent(self) -> bool:
+        """ga.budget_epochs reached (checked between generations: deterministic)."""
+        return self.ga.budget_epochs is not None and self.epochs_spent() >= self.ga.budget_epochs
 
     def step(self) -> None:
         """One generation; the checkpoint is on disk when it returns."""
@@ -453,6 +468,8 @@ class Evolution:
             "generations": self.generation,
             "evaluations": len(self.cache),
             "budget": self.ga.budget,
+            "budget_epochs": self.ga.budget_epochs,
+            "epochs_spent": self.epochs_spent(),
             "duplicates": self.duplicates,
             "rebred": self.rebred,
             "statuses": statuses,
@@ -482,7 +499,7 @@ class _NullBar:
     def close(self) -> None: ...
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int | None, desc: str, enabled: bool) -> Any:
     if not enabled:
         return _NullBar()
     from tqdm import tqdm

@@ -35,16 +35,30 @@ def genome_tables(genome: Genome) -> str:
     return "\n\n".join(parts)
 
 
+def _ok_first(h: dict[str, Any]) -> tuple:
+    """Best first, as the run ranks: full trainings (`ok`) before anything else."""
+    return (h["status"] != "ok", -h["fitness"], h["hash"])
+
+
 def plot_fitness(history: Sequence[dict[str, Any]], path: Path | str, title: str = "garay") -> None:
-    """Every evaluation's fitness by generation (or birth order), with the best so far."""
+    """Every evaluation's fitness by generation (or birth order), with the best so far.
+    Genomes early stopping ended are drawn apart, at their partial accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = [h.get("generation", h.get("birth", 0)) for h in history]
+    def x_of(h: dict[str, Any]) -> int:
+        return h.get("generation", h.get("birth", 0))
+
+    stopped = [h for h in history if h["status"] == "stopped"]
+    history = [h for h in history if h["status"] != "stopped"]
+    xs = [x_of(h) for h in history]
     ys = [h["fitness"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4))
+    if stopped:
+        ax.scatter([x_of(h) for h in stopped], [h["val_accuracy"] for h in stopped], s=10, marker="x",
+                   color="0.6", alpha=0.6, label="stopped early (partial accuracy)")
     ax.scatter(xs, ys, s=14, alpha=0.6, label="evaluation")
     best: dict[int, float] = {}
     for x, y in zip(xs, ys):
@@ -68,9 +82,63 @@ def plot_fitness(history: Sequence[dict[str, Any]], path: Path | str, title: str
     plt.close(fig)
 
 
+def plot_curves(history: Sequence[dict[str, Any]], path: Path | str, top: int = 5, title: str = "garay") -> bool:
+    """Learning curves (validation accuracy after each epoch): the `top` best full
+    trainings in colour, every other evaluation (stopped ones included) in grey. False
+    when the history holds no curves (runs from before they were recorded)."""
+    curves = [h for h in history if h.get("curve")]
+    if not curves:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    best = sorted((h for h in curves if h["status"] == "ok"), key=_ok_first)[:top]
+    chosen = {h["hash"] for h in best}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for h in curves:
+        if h["hash"] not in chosen:
+            ax.plot(range(1, len(h["curve"]) + 1), h["curve"], color="0.75", lw=0.7, alpha=0.6)
+    for n, h in enumerate(best):
+        ax.plot(range(1, len(h["curve"]) + 1), h["curve"], color=f"C{n}", lw=1.6, marker="o", ms=2.5,
+                label=f"{h['hash'][:8]} ({h['val_accuracy']:.3f}, {h['params']:,} params)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{title}: learning curves (grey: the rest, stopped ones included)", fontsize=9)
+    if best:
+        ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def curves_table(history: Sequence[dict[str, Any]], top: int = 5) -> str:
+    """The best full trainings' validation accuracy at a few epochs, and how many genomes
+    stopped at each epoch."""
+    best = sorted((h for h in history if h["status"] == "ok" and h.get("curve")), key=_ok_first)[:top]
+    if not best:
+        return ""
+    length = max(len(h["curve"]) for h in best)
+    marks = sorted({1, 2, length, *[e for e in (5, 10, 20, 50) if e < length]})
+    rows = [(h["hash"][:8], *[f"{h['curve'][e - 1]:.3f}" if e <= len(h["curve"]) else "" for e in marks])
+            for h in best]
+    text = "learning curves of the best (validation accuracy after epoch)\n" + _table(
+        ("genome", *[f"epoch {e}" for e in marks]), rows)
+    stops: dict[int, int] = {}
+    for h in history:
+        if h["status"] == "stopped":
+            stops[h["epochs"]] = stops.get(h["epochs"], 0) + 1
+    if stops:
+        text += "\nstopped early: " + ", ".join(f"{n} at epoch {e}" for e, n in sorted(stops.items()))
+    return text
+
+
 def run_report(run_dir: Path) -> str:
-    """A run directory as text: best architecture, per-generation best and median; also
-    regenerates fitness.png."""
+    """A run directory as text: best architecture, per-generation best and median (of full
+    trainings), learning curves of the best; also regenerates fitness.png and curves.png."""
     import json
     import statistics
 
@@ -84,20 +152,32 @@ def run_report(run_dir: Path) -> str:
              + (f", {summary['total_seconds']:.1f} s" if "total_seconds" in summary else "")]
     axis = "generation" if "generation" in history[0] else "birth"
     groups: dict[int, list[float]] = {}
+    stopped: dict[int, int] = {}
     for h in history:
-        groups.setdefault(h[axis] if axis == "generation" else h["birth"] // 10, []).append(h["fitness"])
-    rows = [(k, len(v), f"{max(v):.4f}", f"{statistics.median(v):.4f}") for k, v in sorted(groups.items())]
+        k = h[axis] if axis == "generation" else h["birth"] // 10
+        groups.setdefault(k, [])
+        if h["status"] == "stopped":  # a partial accuracy: counted, never ranked with full ones
+            stopped[k] = stopped.get(k, 0) + 1
+        else:
+            groups[k].append(h["fitness"])
+    rows = [(k, len(v) + stopped.get(k, 0), stopped.get(k, 0), f"{max(v, default=0):.4f}",
+             f"{statistics.median(v) if v else 0:.4f}") for k, v in sorted(groups.items())]
     label = "generation" if axis == "generation" else "births/10"
-    parts.append(_table((label, "evaluated", "best", "median"), rows))
+    parts.append(_table((label, "evaluated", "stopped early", "best", "median"), rows))
     statuses: dict[str, int] = {}
     for h in history:
         statuses[h["status"]] = statuses.get(h["status"], 0) + 1
     parts.append("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-    best = max(history, key=lambda h: (h["fitness"], h["hash"]))
+    best = min(history, key=_ok_first)
     parts.append(f"best: validation {best['val_accuracy']:.4f}, test {best['test_accuracy']:.4f}, "
                  f"{best['params']} parameters, hash {best['hash']}")
     parts.append(genome_tables(Genome.from_dict(best["genome"])))
+    curves = curves_table(history)
+    if curves:
+        parts.append(curves)
     plot_fitness(history, run_dir / "fitness.png", title=f"garay run {history[0]['run_id']}")
+    if plot_curves(history, run_dir / "curves.png", title=f"garay run {history[0]['run_id']}"):
+        parts.append(f"plots: {run_dir / 'fitness.png'}, {run_dir / 'curves.png'}")
     return "\n\n".join(parts)
 
 

@@ -40,13 +40,13 @@ class SteadyStateEvolution(Evolution):
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         budget = self.ga.budget
-        in_flight: set[str] = set()
-        bar = _progress(budget, "async", self.progress)
+        in_flight: dict[str, int] = {}  # hash -> the epochs it is training to
+        bar = _progress(budget if self.ga.budget_epochs is None else None, "async", self.progress)
         done = 0
-        while done < budget:
+        while True:
             # Keep every worker busy while the budget lasts.
             repeats = 0  # children in a row that were already evaluated (a small search space)
-            while len(in_flight) < self.evaluator.num_workers and self.births < budget:
+            while len(in_flight) < self.evaluator.num_workers and self.may_breed(in_flight):
                 genome = self.next_genome()
                 if genome is None:
                     break  # too few evaluated members to breed from yet
@@ -58,8 +58,8 @@ class SteadyStateEvolution(Evolution):
                     continue
                 birth = self.births
                 self.births += 1
-                in_flight.add(genome.hash)
                 first = self.rungs.epochs[0] if self.rungs.active else None
+                in_flight[genome.hash] = first or self.rungs.full
                 self.evaluator.submit(Task(f"b{birth}", genome, evaluation_seed(self.seed, genome.hash, birth),
                                            birth=birth, epochs=first))
             if not in_flight:
@@ -67,19 +67,30 @@ class SteadyStateEvolution(Evolution):
             result = self.evaluator.next_result()
             record, follow = self.advance(result)
             if follow is not None:
+                in_flight[record["hash"]] = follow.epochs
                 self.evaluator.submit(follow)  # promoted: it keeps its place in flight
                 continue
-            in_flight.discard(record["hash"])
+            in_flight.pop(record["hash"], None)
             self._join(self.individual(record))
             done += 1
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
-            if done % self.ga.population_size == 0 or done == budget:
+            if done % self.ga.population_size == 0 or not in_flight:
                 self.runlog.write(BEST, self.best())
                 self.runlog.write(CHECKPOINT, self.checkpoint())
         bar.close()
+        self.runlog.write(BEST, self.best())
+        self.runlog.write(CHECKPOINT, self.checkpoint())
         self.population = list(self.members)
         return self.summary(time.perf_counter() - start)
+
+    def may_breed(self, in_flight: dict[str, int]) -> bool:
+        """Births left: ga.budget of them, or with ga.budget_epochs, while the epochs spent
+        and those in flight are trained to stay below it."""
+        if self.ga.budget_epochs is None:
+            return self.births < self.ga.budget
+        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values())
+        return finished + sum(in_flight.values()) < self.ga.budget_epochs
 
     def advance(self, result: Result) -> tuple[dict[str, Any], Task | None]:
         """A result has arrived: its final record, or (early stopping, a rung passed) its

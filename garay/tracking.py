@@ -26,6 +26,11 @@ class TensorBoardTracker:
         self.writer.add_scalar("evaluation/test_accuracy", record["test_accuracy"], self.count)
         self.writer.add_scalar("evaluation/seconds", record["seconds"], self.count)
         self.writer.add_scalar("evaluation/params", record["params"], self.count)
+        self.writer.add_scalar("evaluation/epochs", record["epochs"], self.count)
+        # The learning curve, one run per genome (TensorBoard overlays them by tag).
+        for epoch, (val, loss) in enumerate(zip(record.get("curve", []), record.get("losses", [])), start=1):
+            self.writer.add_scalar(f"curve/val_accuracy/{record['hash'][:8]}", val, epoch)
+            self.writer.add_scalar(f"curve/train_loss/{record['hash'][:8]}", loss, epoch)
         self.count += 1
 
     def generation(self, stats: dict[str, Any]) -> None:

@@ -17,8 +17,9 @@ import pytest
 from garay.cli import run
 from garay.data.synthetic import make_synthetic
 from garay.evaluation import TrainSettings
-from garay.genome import Genome
 from garay.best import genome_path
+from garay.genome import Genome
+from garay.report import main as report_main
 from garay.runlog import read_history
 from garay.workers import RayEvaluator, Task
 
@@ -35,7 +36,7 @@ def _rungs(path):
     return list(read_history(path / "rungs.jsonl"))
 
 
-def test_halving_records_stopped_genomes_with_their_partial_accuracy(make_cfg, tmp_path):
+def test_halving_records_stopped_genomes_with_their_partial_accuracy(make_cfg, tmp_path, capsys):
     summary = run(make_cfg(*HALVING, "cluster.backend=inprocess"), run_dir=tmp_path)
     history, rungs = _history(tmp_path), _rungs(tmp_path)
     assert summary["early_stop"] == {"policy": "halving", "rungs": [1, 2, 6], "eta": 3}
@@ -65,6 +66,11 @@ def test_halving_records_stopped_genomes_with_their_partial_accuracy(make_cfg, t
     parents = json.loads((tmp_path / "checkpoint.json").read_text())["population"][:3]
     assert [p["fidelity"] for p in parents][:1] == [1.0]
     assert summary["worker_seconds"] == pytest.approx(sum(h["seconds"] for h in history), abs=0.01)
+    # The report ranks full trainings only, says how many stopped where, draws the curves.
+    assert report_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"best: validation {best['val_accuracy']:.4f}" in out and "stopped early:" in out
+    assert "learning curves of the best" in out and (tmp_path / "curves.png").exists()
 
 
 def test_early_stopping_is_deterministic_whatever_the_workers(make_cfg, tmp_path, ray_local):
@@ -165,3 +171,26 @@ def test_a_lost_paused_training_is_trained_again_to_the_same_numbers(ray_local):
         assert r.evaluation.status == "ok" and r.state is None
         assert (r.evaluation.val_accuracy, r.evaluation.test_accuracy, r.evaluation.curve) == (
             straight.evaluation.val_accuracy, straight.evaluation.test_accuracy, straight.evaluation.curve)
+
+
+def test_an_epoch_budget_gives_every_arm_the_same_compute(make_cfg, tmp_path):
+    base = ["cluster.backend=inprocess", "ga.population_size=6", "ga.num_parents=2", "train.epochs=4",
+            "train.grace_epochs=1"]
+    # 6 x 4 + 3 x (4 x 4) = 72 epochs: the 4-generation run, whatever ga.generations says.
+    four = run(make_cfg(*base, "ga.generations=4"), run_dir=tmp_path / "four")
+    capped = run(make_cfg(*base, "ga.generations=50", "ga.budget_epochs=72"), run_dir=tmp_path / "capped")
+    assert capped["generations"] == 4 and capped["epochs_spent"] == four["epochs_spent"] <= 72
+    assert sorted(h["hash"] for h in _history(tmp_path / "capped")) == sorted(h["hash"] for h in _history(tmp_path / "four"))
+    # Early stopping spends the same epochs on more genomes.
+    es = run(make_cfg(*base, "ga.generations=50", "ga.budget_epochs=72", "train.early_stop=halving"),
+             run_dir=tmp_path / "es")
+    history = _history(tmp_path / "es")
+    assert es["epochs_spent"] == sum(h["epochs"] for h in history) >= 72
+    last = max(h["generation"] for h in history)
+    assert sum(h["epochs"] for h in history if h["generation"] < last) < 72  # ended at the first generation past it
+    assert es["evaluations"] > capped["evaluations"]
+    # Async: births stop once the epochs spent and in flight reach the budget.
+    a = run(make_cfg(*base, "ga.mode=async", "ga.budget_epochs=72", "train.early_stop=halving"),
+            run_dir=tmp_path / "async")
+    spent = sum(h["epochs"] for h in _history(tmp_path / "async"))
+    assert 72 <= spent < 72 + 4 and a["evaluations"] > a["budget"]

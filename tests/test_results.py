@@ -71,10 +71,12 @@ def test_garay_best_bad_input_exits_2(tmp_path):
 
 def test_garay_report_prints_a_run_and_regenerates_its_plot(finished_run, capsys):
     (finished_run / "fitness.png").unlink()
+    (finished_run / "curves.png").unlink()
     assert report_main([str(finished_run)]) == 0
     out = capsys.readouterr().out
     assert "generation" in out and "best: validation" in out and "layer" in out
-    assert (finished_run / "fitness.png").exists()
+    assert "learning curves of the best" in out and "epoch 1" in out
+    assert (finished_run / "fitness.png").exists() and (finished_run / "curves.png").exists()
     assert report_main([str(finished_run / "missing")]) == 2
 
 
@@ -87,6 +89,9 @@ def test_tensorboard_records_the_run(finished_run):
     fitness = [e.value for e in acc.Scalars("evaluation/fitness")]
     assert fitness == pytest.approx([json.loads(line)["fitness"] for line in history])
     assert len(acc.Scalars("generation/best")) == 2
+    first = next(r for r in map(json.loads, history) if r["status"] == "ok")
+    curve = [e.value for e in acc.Scalars(f"curve/val_accuracy/{first['hash'][:8]}")]
+    assert curve == pytest.approx(first["curve"]) and len(curve) == first["epochs"] > 0
 
 
 def test_garay_best_on_an_unfinished_run_uses_its_checkpoint_settings(finished_run, tmp_path):

@@ -18,7 +18,7 @@ TINY = ["ga.population_size=3", "ga.generations=2", "ga.num_parents=2", "train.e
 
 
 def _multirun(tmp_path, *args):
-    proc = subprocess.run([sys.executable, "-m", "garay.cli", "-m", *args, *TINY, f"hydra.sweep.dir={tmp_path}"],
+    proc = subprocess.run([sys.executable, "-m", "garay.cli", "-m", *TINY, *args, f"hydra.sweep.dir={tmp_path}"],
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -93,3 +93,19 @@ def test_search_compare_writes_anytime_curves_and_the_comparison(tmp_path):
     (tmp_path / "compare.csv").unlink()
     assert report_main([str(tmp_path)]) == 0
     assert (tmp_path / "compare.csv").exists()
+
+
+def test_search_compare_takes_early_stopping_as_an_arm(tmp_path):
+    _multirun(tmp_path, "+experiment=search_compare", "seed=0,1", "ga.mode=generational,random",
+              "train.early_stop=none,halving", "train.epochs=3", "train.grace_epochs=1", "ga.generations=20",
+              "ga.budget_epochs=18", "cluster.backend=inprocess")
+    with open(tmp_path / "compare.csv") as f:
+        compare = {r["group"]: r for r in csv.DictReader(f)}
+    arms = {f"ga.mode={m},train.early_stop={e}" for m in ("generational", "random") for e in ("none", "halving")}
+    assert set(compare) == arms
+    es = compare["ga.mode=generational,train.early_stop=halving"]
+    assert es["baseline"] == "ga.mode=random,train.early_stop=halving"
+    # The same epochs buy early stopping more genomes.
+    assert float(es["evaluations"]) > float(compare["ga.mode=generational,train.early_stop=none"]["evaluations"])
+    for job in (p for p in tmp_path.iterdir() if (p / "history.jsonl").exists()):
+        assert sum(h["epochs"] for h in read_history(job / "history.jsonl")) >= 18

@@ -47,8 +47,10 @@ def job_args(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
             "cluster.backend=inprocess", "progress=false", *args.overrides]
 
 
-def run_jobs(out: Path, args: argparse.Namespace) -> None:
-    """Every (arm, seed) job that has no summary yet, `--jobs` at a time."""
+def run_jobs(out: Path, args: argparse.Namespace) -> int:
+    """Every (arm, seed) job that has no summary yet, `--jobs` at a time; the number that
+    failed."""
+    failed = 0
     todo = [(arm, seed) for seed in args.seeds for arm in ("none", args.policy)
             if not (out / arm / f"seed{seed}" / "summary.json").exists()]
     running: list[tuple[subprocess.Popen, str]] = []
@@ -66,7 +68,9 @@ def run_jobs(out: Path, args: argparse.Namespace) -> None:
         for proc, name in list(running):
             if proc.poll() is not None:
                 running.remove((proc, name))
+                failed += proc.returncode != 0
                 print(f"finished {name} (exit {proc.returncode})", flush=True)
+    return failed
 
 
 def first_reach(curve: dict[str, np.ndarray], target: float) -> float:
@@ -145,11 +149,12 @@ def main() -> None:
     args, rest = parser.parse_known_args()  # the rest (after --): more garay overrides
     args.overrides = [a for a in rest if a != "--"]
     args.out.mkdir(parents=True, exist_ok=True)
-    if not args.analyse_only:
-        run_jobs(args.out, args)
+    failed = 0 if args.analyse_only else run_jobs(args.out, args)
     result = analyse(args.out, args.policy, args.seeds)
     (args.out / "early_stop.json").write_text(json.dumps(result, indent=2))
     print(report(result, args.policy))
+    if failed or not result["rows"]:
+        sys.exit(f"{failed} job(s) failed; see job.log in their directories" if failed else "no results")
 
 
 if __name__ == "__main__":

@@ -303,12 +303,13 @@ class Evolution:
                 bar.update(1)
                 bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
         bar.close()
-        return [ind if ind.evaluated else self.individual(self.cache[ind.genome.hash]) for ind in population]
+        return [ind if ind.evaluated else self.individual(self.cache[ind.genome.hash], ind.genome)
+                for ind in population]
 
-    def individual(self, record: dict[str, Any]) -> Individual:
+    def individual(self, record: dict[str, Any], genome: Genome | None = None) -> Individual:
         """An evaluation as the GA ranks it (garay.fidelity.standing)."""
         fidelity, score = standing(record, self.rungs.full)
-        return Individual(Genome.from_dict(record["genome"]), score, fidelity)
+        return Individual(genome or Genome.from_dict(record["genome"]), score, fidelity)
 
     def halve(self, cohort: list[Task], generation: int, bar: Any) -> None:
         """Successive halving over one generation's new genomes: all train to the first

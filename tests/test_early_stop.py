@@ -194,3 +194,23 @@ def test_an_epoch_budget_gives_every_arm_the_same_compute(make_cfg, tmp_path):
             run_dir=tmp_path / "async")
     spent = sum(h["epochs"] for h in _history(tmp_path / "async"))
     assert 72 <= spent < 72 + 4 and a["evaluations"] > a["budget"]
+
+
+def test_a_worker_lost_while_continuing_a_genome_is_retried_to_the_same_numbers(ray_local):
+    data = make_synthetic(examples_per_class=40)
+    genome = Genome.from_json(genome_path("small_cnn").read_text())
+    settings = TrainSettings(epochs=4)
+    ev = RayEvaluator(data, settings, num_workers=1, max_retries=1)
+    try:
+        pid = ev.wait_ready(60)[0]["pid"]
+        straight = (ev.submit(Task("s", genome, 11)), ev.next_result())[1]
+        paused = (ev.submit(Task("p", genome, 11, epochs=1)), ev.next_result())[1]
+        ev.submit(Task("p", genome, 11, epochs=4, state=paused.state))
+        os.kill(pid, signal.SIGKILL)  # three epochs to go: the worker dies mid-continuation
+        resumed = ev.next_result()
+    finally:
+        ev.close()
+    assert resumed.attempts == 2 and ev.restarts >= 1
+    assert resumed.evaluation.status == "ok"
+    assert (resumed.evaluation.val_accuracy, resumed.evaluation.test_accuracy, resumed.evaluation.curve) == (
+        straight.evaluation.val_accuracy, straight.evaluation.test_accuracy, straight.evaluation.curve)

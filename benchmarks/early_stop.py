@@ -97,8 +97,54 @@ def analyse(out: Path, policy: str, seeds: list[int]) -> dict[str, object]:
                "full_es": 0,
                "t_none": first_reach(full, target), "t_es": first_reach(es, target)}
         row["full_es"] = sum(1 for h in runs[policy][: row["genomes_es"]] if h["status"] == "ok")
+        # Each arm's best so far at fractions of W, for the mean curves over seeds.
+        row["fractions"] = FRACTIONS.tolist()
+        row["curve_none"] = [value_at(full, "worker_seconds", f * budget, "best") for f in FRACTIONS]
+        row["curve_es"] = [value_at(es, "worker_seconds", f * budget, "best") for f in FRACTIONS]
+        row["test_curve_none"] = [value_at(full, "worker_seconds", f * budget, "test") for f in FRACTIONS]
+        row["test_curve_es"] = [value_at(es, "worker_seconds", f * budget, "test") for f in FRACTIONS]
         rows.append(row)
     return {"rows": rows}
+
+
+FRACTIONS = np.round(np.arange(0.05, 1.51, 0.05), 2)
+
+
+def mean_crossing(rows: list[dict]) -> tuple[float, float]:
+    """(the mean over seeds of the full-training runs' final best, the first fraction of W
+    at which the early-stopping runs' mean best-so-far reaches it; inf: not within 1.5 W)."""
+    target = float(np.mean([r["val_none"] for r in rows]))
+    es = np.mean([r["curve_es"] for r in rows], axis=0)
+    hit = np.nonzero(es >= target - 1e-12)[0]
+    return target, float(FRACTIONS[hit[0]]) if len(hit) else float("inf")
+
+
+def plot(rows: list[dict], policy: str, path: Path, title: str) -> None:
+    """Mean best-so-far validation accuracy and its test accuracy against worker time (in
+    units of W), both arms, with bootstrap 95% bands over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    for ax, key, label in ((axes[0], "curve", "best validation accuracy so far"),
+                           (axes[1], "test_curve", "test accuracy of that best genome")):
+        for n, arm in enumerate(("none", "es")):
+            stats = [bootstrap_mean([r[f"{key}_{arm}"][i] for r in rows]) for i in range(len(FRACTIONS))]
+            ax.plot(FRACTIONS, [m for m, _, _ in stats], color=f"C{n}",
+                    label="full training (train.early_stop=none)" if arm == "none" else f"train.early_stop={policy}")
+            ax.fill_between(FRACTIONS, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{n}", alpha=0.2)
+        ax.axvline(1.0, color="0.5", lw=0.8, ls="--")
+        ax.set_xlabel("worker time / W (W: a full-training run's total)")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"mean over {len(rows)} seeds, bootstrap 95%")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def report(result: dict[str, object], policy: str) -> str:
@@ -132,6 +178,11 @@ def report(result: dict[str, object], policy: str) -> str:
         ratios = [r["t_none"] / r["t_es"] for r in reached]
         lines.append(fmt("worker time to that best, ratio full / ES (seeds that reached it)", ratios)
                      + f"; median {np.median(ratios):.2f}")
+    target, frac = mean_crossing(rows)
+    covered = min(r["es_total"] / r["W"] for r in rows)
+    lines.append(f"mean over seeds: full training ends at best val {target:.3f}; ES's mean best-so-far reaches it at "
+                 + (f"{frac:.2f} W ({1 / frac:.1f}x less worker time)" if np.isfinite(frac)
+                    else f"no point up to {min(covered, 1.5):.2f} W"))
     lines.append(fmt("worker-seconds W of a full-training run", col["W"]))
     return "\n".join(lines)
 
@@ -153,6 +204,9 @@ def main() -> None:
     result = analyse(args.out, args.policy, args.seeds)
     (args.out / "early_stop.json").write_text(json.dumps(result, indent=2))
     print(report(result, args.policy))
+    if result["rows"]:
+        plot(result["rows"], args.policy, args.out / "early_stop.png", f"early stopping on {args.data}: "
+             f"{len(result['rows'])} seeds, " + " ".join(args.overrides))
     if failed or not result["rows"]:
         sys.exit(f"{failed} job(s) failed; see job.log in their directories" if failed else "no results")
 

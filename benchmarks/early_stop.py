@@ -205,8 +205,10 @@ def main() -> None:
     (args.out / "early_stop.json").write_text(json.dumps(result, indent=2))
     print(report(result, args.policy))
     if result["rows"]:
-        plot(result["rows"], args.policy, args.out / "early_stop.png", f"early stopping on {args.data}: "
-             f"{len(result['rows'])} seeds, " + " ".join(args.overrides))
+        es = json.loads((args.out / args.policy / f"seed{result['rows'][0]['seed']}" / "summary.json").read_text())
+        plot(result["rows"], args.policy, args.out / "early_stop.png",
+             f"{args.data}: {len(result['rows'])} seeds, rungs {es['early_stop'].get('rungs')}, "
+             f"eta {es['early_stop'].get('eta')} " + " ".join(args.overrides))
     if failed or not result["rows"]:
         sys.exit(f"{failed} job(s) failed; see job.log in their directories" if failed else "no results")
 

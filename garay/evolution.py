@@ -169,19 +169,24 @@ class Evolution:
             self.step()
         return self.summary(time.perf_counter() - start)
 
-    def epochs_spent(self) -> int:
+    def epochs_spent(self, before: int | None = None) -> int:
         """Training epochs spent so far: every finished genome's epochs reached (a genome
-        early stopping ended counts only what it trained), rungs of unfinished ones too."""
-        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values())
+        early stopping ended counts only what it trained), rungs of unfinished ones too;
+        with `before`, only generations before it."""
+        def counted(r: dict[str, Any]) -> bool:
+            return before is None or r.get("generation", -1) < before
+
+        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values() if counted(r))
         pending: dict[str, int] = {}
-        for (h, e) in self.rung_cache:
-            if h not in self.cache:
+        for (h, e), r in self.rung_cache.items():
+            if h not in self.cache and counted(r):
                 pending[h] = max(pending.get(h, 0), e)
         return finished + sum(pending.values())
 
     def budget_spent(self) -> bool:
-        """ga.budget_epochs reached (checked between generations: deterministic)."""
-        return self.ga.budget_epochs is not None and self.epochs_spent() >= self.ga.budget_epochs
+        """ga.budget_epochs reached by the generations done (a resumed run does not count
+        results it holds of the generation it is in: it decides as the uninterrupted run)."""
+        return self.ga.budget_epochs is not None and self.epochs_spent(self.generation) >= self.ga.budget_epochs
 
     def step(self) -> None:
         """One generation; the checkpoint is on disk when it returns."""

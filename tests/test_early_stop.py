@@ -107,11 +107,16 @@ def _lines(path):
 
 
 # Killed in the first rung of generation 0; after its first rung's decisions (stopped
-# genomes written, the survivors paused between rungs); and in generation 1.
-@pytest.mark.parametrize("file,count", [("rungs.jsonl", 3), ("history.jsonl", 6), ("history.jsonl", 10)])
-def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path, file, count):
+# genomes written, the survivors paused between rungs); in generation 1; and in the
+# generation that spends an epoch budget (its partial results must not end the resumed
+# run early).
+@pytest.mark.parametrize("file,count,extra", [
+    ("rungs.jsonl", 3, []), ("history.jsonl", 6, []), ("history.jsonl", 10, []),
+    ("history.jsonl", 11, ["ga.generations=6", "ga.budget_epochs=19"]),
+])
+def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path, file, count, extra):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
-    subprocess.run(_garay(whole), check=True, capture_output=True, timeout=600)
+    subprocess.run(_garay(whole, *extra), check=True, capture_output=True, timeout=600)
 
     def key(path):
         return (sorted((h["generation"], h["hash"], h["status"], h["epochs"], h["val_accuracy"], h["test_accuracy"])
@@ -119,7 +124,7 @@ def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path
                 sorted((r["hash"], r["epochs"], r["val_accuracy"]) for r in _rungs(path)))
 
     expected = key(whole)
-    proc = subprocess.Popen(_garay(broken), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_garay(broken, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and _lines(broken / file) < count:
         time.sleep(0.02)
@@ -128,7 +133,7 @@ def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path
     proc.wait()
     before = _history(broken)
     assert len(before) < len(expected[0])
-    resumed = subprocess.run(_garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(_garay(broken, *extra, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert key(broken) == expected  # same decisions, nothing recorded twice
     assert _history(broken)[: len(before)] == before

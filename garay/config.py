@@ -177,10 +177,12 @@ def validate(cfg: Any) -> None:
     _check(0.0 <= ga.mutation_rate <= 1.0, "ga.mutation_rate", f"must be in [0, 1], got {ga.mutation_rate}")
     _check(0.0 <= ga.conv_chance <= 1.0, "ga.conv_chance", f"must be in [0, 1], got {ga.conv_chance}")
     _check(ga.population_size >= 2, "ga.population_size", f"must be at least 2, got {ga.population_size}")
+    # Parents equal to the population leave no place for a child: nothing after generation 0.
     _check(
-        2 <= ga.num_parents <= ga.population_size,
+        2 <= ga.num_parents < ga.population_size,
         "ga.num_parents",
-        f"must be in [2, ga.population_size={ga.population_size}], got {ga.num_parents}",
+        f"must be in [2, ga.population_size - 1 = {ga.population_size - 1}] (children fill the other places), "
+        f"got {ga.num_parents}",
     )
     _check(ga.generations >= 1, "ga.generations", f"must be at least 1, got {ga.generations}")
     _check(ga.mode in GA_MODES, "ga.mode", f"must be one of {', '.join(GA_MODES)}; got {ga.mode!r}")

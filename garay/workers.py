@@ -109,10 +109,17 @@ TrainerFactory = Callable[[Dataset, TrainSettings, int, "float | None"], Any]
 
 def run_task(trainer: Any, task: Task) -> tuple[Evaluation, Any]:
     """A trainer's result for `task` and the state to continue it from. Trainers without
-    `run_to` (only `run`) always train in full and cannot pause."""
-    if hasattr(trainer, "run_to"):
-        return trainer.run_to(task)
-    return trainer.run(replace(task, state=None)), None
+    `run_to` (only `run`) always train in full and cannot pause. An exception the trainer
+    lets out (a custom trainer's bug) is this genome's `failed` evaluation, with its
+    message: the worker and the run go on."""
+    start = time.perf_counter()
+    try:
+        if hasattr(trainer, "run_to"):
+            return trainer.run_to(task)
+        return trainer.run(replace(task, state=None)), None
+    except Exception as exc:  # noqa: BLE001 - one genome's failure must not end the run
+        error = f"{type(exc).__name__} in the trainer: {exc}"[:500]
+        return Evaluation.unfinished("failed", error, time.perf_counter() - start), None
 
 
 class InProcessEvaluator:
@@ -357,6 +364,13 @@ class RayEvaluator:
                 if failed is not None:
                     return failed
                 continue
+            except ray.exceptions.RayTaskError as exc:  # raised in the actor outside the trainer
+                self._idle.append(flight.slot)  # the actor lives on
+                self._dispatch()
+                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                error = f"{type(cause).__name__} in the worker: {str(cause).strip().splitlines()[-1:]}"[:500]
+                return Result(replace(flight.task, state=None), Evaluation.unfinished("failed", error),
+                              worker=f"w{flight.slot}", attempts=flight.attempt)
             self._idle.append(flight.slot)
             self._dispatch()
             self._waiting_since = time.monotonic()

@@ -27,6 +27,7 @@ def test_default_config_is_the_studys():
         ("ga.population_size=1", "ga.population_size"),
         ("ga.num_parents=1", "ga.num_parents"),
         ("ga.num_parents=11", "ga.num_parents"),
+        ("ga.population_size=4", "ga.num_parents"),  # 4 parents (the default) of 4: no child
         ("blueprint.filters=[]", "blueprint.filters"),
         ("blueprint.activations=[relu,softsign]", "blueprint.activations"),
         ("train.noise_level=-1", "train.noise_level"),

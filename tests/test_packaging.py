@@ -25,7 +25,7 @@ def test_wheel_ships_the_config_and_runs_elsewhere(tmp_path):
                            env=env, cwd=work, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(target))
     proc = subprocess.run(
-        [sys.executable, "-m", "garay.cli", "cluster.backend=inprocess", "ga.population_size=2", "ga.generations=1",
+        [sys.executable, "-m", "garay.cli", "cluster.backend=inprocess", "ga.population_size=3", "ga.generations=1",
          "ga.num_parents=2", "train.epochs=1", "data.examples_per_class=20", "progress=false"],
         env=env, cwd=work, capture_output=True, text=True, timeout=300,
     )

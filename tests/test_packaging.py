@@ -31,4 +31,4 @@ def test_wheel_ships_the_config_and_runs_elsewhere(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     [history] = work.glob("outputs/*/*/history.jsonl")
-    assert len(history.read_text().splitlines()) == 2
+    assert len(history.read_text().splitlines()) == 3  # population 3, one generation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
@@ -163,13 +164,82 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    """`garay [overrides]`: run one evolution."""
+def _hydra_main(cfg: DictConfig) -> None:
     try:
         run(cfg)
     except ConfigError as exc:
         print(f"garay: error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def multirun_first(argv: list[str]) -> list[str]:
+    """`-m`/`--multirun` moved before the overrides (Hydra's parser wants it there; users
+    write `garay +experiment=noise_level -m ga.generations=2`)."""
+    flags = [a for a in argv if a in MULTIRUN_FLAGS]
+    return flags[:1] + [a for a in argv if a not in MULTIRUN_FLAGS]
+
+
+def check_overrides(overrides: list[str], config_name: str = "config") -> None:
+    """Compose the config once per value that each override names (every value of a
+    sweep), before Hydra starts a job: a wrong type or an unknown key raises ConfigError
+    naming the key, where Hydra would print its own multi-line error (exit 1)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
+    mine = [o for o in parsed if not o.get_key_element().lstrip("+~").startswith("hydra")]
+    fixed = [o.input_line for o in mine if not o.is_sweep_override()]
+    trials = [fixed]
+    for o in (o for o in mine if o.is_sweep_override()):
+        try:
+            values = list(o.sweep_string_iterator())
+        except Exception:  # noqa: BLE001 - a sweep Hydra's basic sweeper cannot list (interval)
+            continue
+        trials += [[*fixed, f"{o.get_key_element()}={v}"] for v in values]
+    with initialize_config_module(config_module="garay.conf", version_base="1.3"):
+        for trial in trials:
+            try:
+                compose(config_name=config_name, overrides=trial)
+            except HydraException as exc:
+                cause = exc.__cause__
+                key = getattr(cause, "full_key", None)
+                if key:
+                    raise ConfigError(str(key), str(cause).strip().splitlines()[0]) from None
+                lines = str(exc).strip().splitlines()
+                missing = re.search(r"Could not find '([^/']+)/([^']+)'", lines[0])
+                if missing:  # data=nope: name the group and what it offers
+                    start = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("Available options")),
+                                 len(lines))
+                    options = []
+                    for ln in lines[start:]:
+                        if not ln.startswith(("\t", " ")):
+                            break
+                        if not ln.strip().endswith("_schema"):
+                            options.append(ln.strip())
+                    raise ConfigError(missing.group(1), f"no option {missing.group(2)!r}; available: "
+                                                        f"{', '.join(options)}") from None
+                raise ConfigError("overrides", lines[0]) from None
+
+
+def main() -> None:
+    """`garay [overrides]`: run one evolution; `garay -m ...` a multirun (`-m` anywhere)."""
+    argv = multirun_first(sys.argv[1:])
+    overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
+    if all(not a.startswith("-") for a in overrides):  # Hydra's own flags (--cfg, --help, ...): Hydra's way
+        try:
+            check_overrides(overrides)
+        except ConfigError as exc:
+            print(f"garay: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    sys.argv = [sys.argv[0], *argv]
+    _hydra_main()
 
 
 if __name__ == "__main__":

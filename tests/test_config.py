@@ -79,3 +79,31 @@ def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("garay: error: blueprint:") and "conv layer fits" in lines[0]
     assert not (tmp_path / "checkpoint.json").exists()  # stopped before Ray and before the run began
+
+
+@pytest.mark.parametrize("override, line", [
+    ("ga.population_size=many", "garay: error: ga.population_size: Value 'many' of type 'str' could not be converted"),
+    ("ga.popsize=3", "garay: error: ga.popsize: Key 'popsize' not in 'GAConfig'"),
+    ("data=nope", "garay: error: data: no option 'nope'; available: folder, fsdd, npz, synthetic"),
+    ("ga.mutation_rate=0.1,abc", "garay: error: ga.mutation_rate: Value 'abc' of type 'str' could not be converted"),
+])
+def test_type_and_unknown_key_errors_are_one_line_exit_2(override, line, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "garay.cli", override, "-m", f"hydra.sweep.dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(line) and len(proc.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def test_multirun_flag_may_come_anywhere(tmp_path):
+    from garay.cli import multirun_first
+
+    assert multirun_first(["+experiment=noise_level", "-m", "ga.generations=2"]) == [
+        "-m", "+experiment=noise_level", "ga.generations=2"]
+    assert multirun_first(["a=1", "--multirun"]) == ["--multirun", "a=1"]
+    proc = subprocess.run([sys.executable, "-m", "garay.cli", "seed=0,1", "cluster.backend=inprocess",
+                           "ga.population_size=3", "ga.num_parents=2", "ga.generations=1", "train.epochs=1",
+                           "data.examples_per_class=20", "progress=false", "-m", f"hydra.sweep.dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if (p / "summary.json").exists()) == ["0", "1"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from garay.config import ConfigError
 from garay.data.dataset import Dataset
 from garay.evaluation import TrainSettings
 from garay.workers import Evaluator, InProcessEvaluator, RayEvaluator
@@ -22,17 +24,43 @@ def _code_runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(Path(garay.__file__).parent)]}
 
 
-def _token_mode_if_token_exists() -> None:
+def _token_path() -> Path:
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def _token_mode_if_token_exists() -> str | None:
     """Joining a cluster: use Ray's token authentication when a token is at hand (the
     RAY_AUTH_TOKEN variable, RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token) and RAY_AUTH_MODE
-    is unset, as `ray start --head` does; Ray's own client does not."""
+    is unset, as `ray start --head` does; Ray's own client does not. Returns where the
+    token came from when garay made that choice (None: the user's RAY_AUTH_MODE decides)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return None
     try:  # Ray >= 2.52; older releases have no token authentication
         from ray._private.authentication.authentication_token_setup import (
             maybe_enable_token_auth_if_token_available,
         )
     except ImportError:
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        return None
+    if not maybe_enable_token_auth_if_token_available(warn_if_disabled=False):
+        return None
+    return "RAY_AUTH_TOKEN" if os.environ.get("RAY_AUTH_TOKEN") else str(_token_path())
+
+
+def _protect_token_file() -> None:
+    """Ray writes the token of a cluster it starts readable by everyone (0644): make it the
+    owner's only, as any secret."""
+    path = _token_path()
+    try:
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+            log.info("made %s readable by its owner only", path)
+    except OSError as exc:  # not ours to change: say so rather than fail the run
+        log.warning("could not restrict %s to its owner: %s", path, exc)
+
+
+# Set while joined in token mode that garay chose (the token file's path): when the cluster
+# then refuses every worker, the cause is almost surely a stale token (make_evaluator).
+implicit_token: str | None = None
 
 
 def _in_multirun() -> bool:
@@ -56,14 +84,17 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None
     if ray.is_initialized():
         yield
         return
+    global implicit_token
+    implicit_token = None
     kwargs: dict[str, Any] = {"log_to_driver": True}
     if address is None:
         kwargs["include_dashboard"] = False
     else:
-        _token_mode_if_token_exists()
+        implicit_token = _token_mode_if_token_exists()
         if ship_code:
             kwargs["runtime_env"] = _code_runtime_env()
     ray.init(address=address, **kwargs)
+    _protect_token_file()
     log.info("Ray resources: %s", ray.cluster_resources())
     keep = _in_multirun()
     try:
@@ -98,6 +129,13 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             import ray
 
             started = evaluator.wait_started(cluster_cfg.start_timeout_s)
+            if not started and implicit_token and evaluator.gave_up:
+                raise ConfigError(
+                    "cluster.address",
+                    f"the cluster refused every worker (actor creation cancelled): garay joined with token "
+                    f"authentication because a token exists ({implicit_token}) and RAY_AUTH_MODE is unset, which a "
+                    "cluster without token authentication refuses; set RAY_AUTH_MODE=disabled to join it, or move "
+                    "the stale token away")
             if not started:
                 raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s={cluster_cfg.start_timeout_s:.0f}"
                                    f" s; cluster resources: {ray.cluster_resources()}")

@@ -250,6 +250,7 @@ class RayEvaluator:
         self._in_flight: dict[Any, _Flight] = {}
         self._waiting_since = time.monotonic()
         self._start_failures: dict[int, int] = {}
+        self._given_up: set[int] = set()
         self.restarts = 0
         for slot in range(self.num_workers):
             self._start(slot)
@@ -309,9 +310,15 @@ class RayEvaluator:
                         first[0] if first else type(exc).__name__)
             if self._start_failures[slot] >= self.MAX_START_FAILURES:
                 log.error("giving up on worker slot w%d", slot)  # the other slots carry on
+                self._given_up.add(slot)
                 return
             self.restarts += 1
             self._start(slot)
+
+    @property
+    def gave_up(self) -> bool:
+        """Every slot failed to start MAX_START_FAILURES times in a row."""
+        return len(self._given_up) == self.num_workers
 
     @property
     def placements(self) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ import re
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -79,6 +80,42 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     `resume=true` it continues the run in the directory from its checkpoint and history.
     """
     validate(cfg)
+    out = _run_dir(run_dir)
+    runlog = RunLog(out)
+    with run_lock(out):
+        return _evolve(cfg, out, runlog)
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """One driver per run directory: an exclusive lock on RUN_DIR/.garay.lock (flock: the
+    system releases it when the driver ends, even by SIGKILL, so resume is never blocked
+    by a dead one). A second driver, e.g. `resume=true` on a live run, refuses."""
+    import fcntl
+    import os
+    import socket
+
+    f = open(run_dir / ".garay.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise ConfigError("hydra.run.dir", f"{run_dir} is in use by a live garay driver ({holder}); wait for it to "
+                                           "end, or stop it, before resuming") from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> dict[str, Any]:
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
     from garay.evaluation import TrainSettings
@@ -86,8 +123,6 @@ def run(cfg: DictConfig, run_dir: Path | str | None = None) -> dict[str, Any]:
     from garay.random_search import RandomSearch
     from garay.steady_state import SteadyStateEvolution
 
-    out = _run_dir(run_dir)
-    runlog = RunLog(out)
     checkpoint = _check_resumable(cfg, runlog)
     started = time.perf_counter()
     rounds = fitness_rounds(cfg)

@@ -94,3 +94,25 @@ def test_torn_last_line_is_repaired(make_cfg, tmp_path):
     assert len(again) == len(lines) and again[:-1] == lines[:-1]
     redone, lost = json.loads(again[-1]), json.loads(lines[-1])
     assert (redone["hash"], redone["fitness"]) == (lost["hash"], lost["fitness"])
+
+
+def test_a_second_driver_on_a_live_run_refuses_in_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    # Long enough never to end by itself: it is killed below. (The SIGKILL tests above show
+    # that a killed driver's lock does not block resume.)
+    first = subprocess.Popen(_garay(run_dir, "ga.generations=100000"), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not (run_dir / "history.jsonl").exists():
+            assert first.poll() is None, "the first run ended before the second could try"
+            time.sleep(0.05)
+        second = subprocess.run(_garay(run_dir, "ga.generations=100000", "resume=true"), capture_output=True,
+                                text=True, timeout=300)
+        assert first.poll() is None, "the first run ended before the second could try"
+        assert second.returncode == 2
+        assert second.stderr.strip().startswith("garay: error: hydra.run.dir:")
+        assert "in use by a live garay driver (pid" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.kill()
+        first.wait()

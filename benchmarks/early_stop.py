@@ -94,9 +94,8 @@ def analyse(out: Path, policy: str, seeds: list[int]) -> dict[str, object]:
                "test_es": value_at(es, "worker_seconds", budget, "test"),
                "genomes_none": len(runs["none"]),
                "genomes_es": int(np.searchsorted(es["worker_seconds"], budget, side="right")),
-               "full_es": 0,
                "t_none": first_reach(full, target), "t_es": first_reach(es, target)}
-        row["full_es"] = sum(1 for h in runs[policy][: row["genomes_es"]] if h["status"] == "ok")
+        row["full_es"] = sum(1 for h in runs[policy][: row["genomes_es"]] if h["status"] == "ok")  # by W
         # Each arm's best so far at fractions of W, for the mean curves over seeds.
         row["fractions"] = FRACTIONS.tolist()
         row["curve_none"] = [value_at(full, "worker_seconds", f * budget, "best") for f in FRACTIONS]

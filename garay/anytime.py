@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from garay.fidelity import record_rank
+
 ANYTIME_CSV = "anytime.csv"
 COMPARE_CSV = "compare.csv"
 ANYTIME_PNG = "anytime.png"
@@ -28,7 +30,7 @@ def run_curve(history: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
     spent, incumbent = 0.0, None
     for n, h in enumerate(history, start=1):
         spent += float(h.get("seconds") or 0.0)
-        rank = (h["status"] != "ok", -h["fitness"], h["hash"])
+        rank = record_rank(h)
         if incumbent is None or rank < incumbent[0]:
             incumbent = (rank, h["fitness"], h["test_accuracy"])
         evals.append(n)

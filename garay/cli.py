@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 import uuid
@@ -173,8 +172,9 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> dict[str, Any]:
     if tracker is not None:
         hparams = {k: v for k, v in _flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
         tracker.finish(hparams, summary["best"])
-    plot_fitness(runlog.history(), out / "fitness.png", title=f"garay run {summary['run_id']}")
-    plot_curves(runlog.history(), out / "curves.png", title=f"garay run {summary['run_id']}")
+    history = runlog.history()
+    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
+    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
     _print_best(summary, out)
     return summary
 
@@ -223,7 +223,7 @@ def check_overrides(overrides: list[str], config_name: str = "config") -> None:
     naming the key, where Hydra would print its own multi-line error (exit 1)."""
     from hydra import compose, initialize_config_module
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException, MissingConfigException
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
@@ -242,25 +242,16 @@ def check_overrides(overrides: list[str], config_name: str = "config") -> None:
         for trial in trials:
             try:
                 compose(config_name=config_name, overrides=trial)
-            except HydraException as exc:
+            except MissingConfigException as exc:  # data=nope: name the group and what it offers
+                group, _, name = (exc.missing_cfg_file or "overrides/?").rpartition("/")
+                options = [o for o in exc.options or [] if not o.endswith("_schema")]
+                raise ConfigError(group or "overrides", f"no option {name!r}; available: {', '.join(options)}") from None
+            except HydraException as exc:  # a wrong type or an unknown key: OmegaConf names it
                 cause = exc.__cause__
                 key = getattr(cause, "full_key", None)
                 if key:
                     raise ConfigError(str(key), str(cause).strip().splitlines()[0]) from None
-                lines = str(exc).strip().splitlines()
-                missing = re.search(r"Could not find '([^/']+)/([^']+)'", lines[0])
-                if missing:  # data=nope: name the group and what it offers
-                    start = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("Available options")),
-                                 len(lines))
-                    options = []
-                    for ln in lines[start:]:
-                        if not ln.startswith(("\t", " ")):
-                            break
-                        if not ln.strip().endswith("_schema"):
-                            options.append(ln.strip())
-                    raise ConfigError(missing.group(1), f"no option {missing.group(2)!r}; available: "
-                                                        f"{', '.join(options)}") from None
-                raise ConfigError("overrides", lines[0]) from None
+                raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
 
 
 def main() -> None:

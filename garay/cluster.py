@@ -58,10 +58,6 @@ def _protect_token_file() -> None:
         log.warning("could not restrict %s to its owner: %s", path, exc)
 
 
-# Set while joined in token mode that garay chose (the token file's path): when the cluster
-# then refuses every worker, the cause is almost surely a stale token (make_evaluator).
-implicit_token: str | None = None
-
 
 def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
@@ -71,20 +67,22 @@ def _in_multirun() -> bool:
 
 
 @contextmanager
-def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None]:
+def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[str | None]:
     """Use the Ray instance already running in this process, join `address` (`auto`,
     `host:port` or `ray://host:port`), or start a local instance (address null).
 
     Only what this function started is shut down, and not inside a Hydra multirun: there
     the first job's connection (or local instance) stays up and later jobs reuse it, so a
     sweep starts Ray once. Ray shuts it down when the process exits.
+
+    Yields where the token came from when garay chose token authentication to join (None
+    otherwise): if the cluster then refuses every worker, that token is the likely cause.
     """
     import ray
 
     if ray.is_initialized():
-        yield
+        yield None
         return
-    global implicit_token
     implicit_token = None
     kwargs: dict[str, Any] = {"log_to_driver": True}
     if address is None:
@@ -98,7 +96,7 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[None
     log.info("Ray resources: %s", ray.cluster_resources())
     keep = _in_multirun()
     try:
-        yield
+        yield implicit_token
     finally:
         if not keep:
             ray.shutdown()
@@ -115,7 +113,7 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
         finally:
             evaluator.close()
         return
-    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code):
+    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code) as implicit_token:
         evaluator = RayEvaluator(
             dataset,
             settings,

@@ -15,7 +15,7 @@ import numpy as np
 from garay.blueprint import Blueprint, sample_genome
 from garay.config import ConfigError
 from garay.evaluation import evaluation_seed
-from garay.fidelity import Rungs, halving_survivors, median_survivors, standing
+from garay.fidelity import Rungs, halving_survivors, median_survivors, record_rank, standing
 from garay.fitting import Room, repair, sample_fitting_genome
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select
@@ -127,7 +127,8 @@ class Evolution:
         # (hash, epochs) -> record, also in rungs.jsonl so that a resumed run decides alike.
         self.rungs = rungs or Rungs((0,))
         self.rung_cache: dict[tuple[str, int], dict[str, Any]] = {}
-        self.spent: dict[str, float] = {}  # worker seconds spent on a genome's rungs so far
+        self.spent: dict[str, float] = {}  # worker seconds spent on an unfinished genome's rungs
+        self.epochs_finished = 0  # epochs reached, summed over finished genomes (ga.budget_epochs)
 
     def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]],
                 rung_history: list[dict[str, Any]] = ()) -> None:
@@ -176,7 +177,8 @@ class Evolution:
         def counted(r: dict[str, Any]) -> bool:
             return before is None or r.get("generation", -1) < before
 
-        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values() if counted(r))
+        finished = (self.epochs_finished if before is None
+                    else sum(int(r.get("epochs") or 0) for r in self.cache.values() if counted(r)))
         pending: dict[str, int] = {}
         for (h, e), r in self.rung_cache.items():
             if h not in self.cache and counted(r):
@@ -388,6 +390,7 @@ class Evolution:
 
     def commit(self, record: dict[str, Any]) -> dict[str, Any]:
         """A genome's final record: on disk first, then into the cache and the tracker."""
+        self.spent.pop(record["hash"], None)
         self.runlog.append(record)
         self._remember(record)
         if self.tracker is not None:
@@ -409,7 +412,7 @@ class Evolution:
             "status": ev.status,
             "error": ev.error,
             "seconds": round(ev.seconds, 4),
-            "epochs": ev.epochs if task.epochs is None or ev.status != "ok" else task.epochs,
+            "epochs": ev.epochs,
             "val_scores": list(ev.val_scores),
             "curve": [round(v, 6) for v in ev.curve],
             "losses": [round(v, 6) for v in ev.losses],
@@ -429,11 +432,8 @@ class Evolution:
     def _remember(self, record: dict[str, Any]) -> None:
         """Cache an evaluation and keep the best so far up to date (no rescan per result)."""
         self.cache[record["hash"]] = record
-
-        def rank(r: dict[str, Any]) -> tuple:  # ok before anything else, then fitness, then hash
-            return (r["status"] != "ok", -r["fitness"], r["hash"])
-
-        if self._best is None or rank(record) < rank(self._best):
+        self.epochs_finished += int(record.get("epochs") or 0)
+        if self._best is None or record_rank(record) < record_rank(self._best):
             self._best = record
 
     def best(self) -> dict[str, Any]:

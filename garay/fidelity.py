@@ -99,6 +99,12 @@ def continues(value: float, recorded: Sequence[float], keep_fraction: float) -> 
     return value >= float(np.quantile(pool, 1.0 - keep_fraction))
 
 
+def record_rank(record: Mapping[str, Any]) -> tuple:
+    """How the run ranks its evaluations for the best genome, best first: `ok` before
+    anything else (a stopped genome's fitness is 0), then fitness, then the hash."""
+    return (record["status"] != "ok", -record["fitness"], record["hash"])
+
+
 def standing(record: Mapping[str, Any], full_epochs: int) -> tuple[float, float]:
     """How an evaluation ranks, as (fidelity, accuracy), compared lexicographically:
     fidelity 1 for a full training (`ok`), epochs reached / full for `stopped` (its

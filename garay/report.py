@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from garay.fidelity import record_rank
 from garay.genome import Genome
 
 
@@ -33,11 +34,6 @@ def genome_tables(genome: Genome) -> str:
         rows = [(i + 1, g.neurons, g.activation, g.dropout) for i, g in enumerate(genome.denses)]
         parts.append("Dense layers\n" + _table(("layer", "neurons", "activation", "dropout"), rows))
     return "\n\n".join(parts)
-
-
-def _ok_first(h: dict[str, Any]) -> tuple:
-    """Best first, as the run ranks: full trainings (`ok`) before anything else."""
-    return (h["status"] != "ok", -h["fitness"], h["hash"])
 
 
 def plot_fitness(history: Sequence[dict[str, Any]], path: Path | str, title: str = "garay") -> None:
@@ -94,7 +90,7 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path | str, top: int = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    best = sorted((h for h in curves if h["status"] == "ok"), key=_ok_first)[:top]
+    best = sorted((h for h in curves if h["status"] == "ok"), key=record_rank)[:top]
     chosen = {h["hash"] for h in best}
     fig, ax = plt.subplots(figsize=(6, 4))
     for h in curves:
@@ -118,7 +114,7 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path | str, top: int = 
 def curves_table(history: Sequence[dict[str, Any]], top: int = 5) -> str:
     """The best full trainings' validation accuracy at a few epochs, and how many genomes
     stopped at each epoch."""
-    best = sorted((h for h in history if h["status"] == "ok" and h.get("curve")), key=_ok_first)[:top]
+    best = sorted((h for h in history if h["status"] == "ok" and h.get("curve")), key=record_rank)[:top]
     if not best:
         return ""
     length = max(len(h["curve"]) for h in best)
@@ -168,7 +164,7 @@ def run_report(run_dir: Path) -> str:
     for h in history:
         statuses[h["status"]] = statuses.get(h["status"], 0) + 1
     parts.append("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-    best = min(history, key=_ok_first)
+    best = min(history, key=record_rank)
     parts.append(f"best: validation {best['val_accuracy']:.4f}, test {best['test_accuracy']:.4f}, "
                  f"{best['params']} parameters, hash {best['hash']}")
     parts.append(genome_tables(Genome.from_dict(best["genome"])))

@@ -75,7 +75,7 @@ class SteadyStateEvolution(Evolution):
             done += 1
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
-            if done % self.ga.population_size == 0 or not in_flight:
+            if done % self.ga.population_size == 0:
                 self.runlog.write(BEST, self.best())
                 self.runlog.write(CHECKPOINT, self.checkpoint())
         bar.close()
@@ -89,8 +89,7 @@ class SteadyStateEvolution(Evolution):
         and those in flight are trained to stay below it."""
         if self.ga.budget_epochs is None:
             return self.births < self.ga.budget
-        finished = sum(int(r.get("epochs") or 0) for r in self.cache.values())
-        return finished + sum(in_flight.values()) < self.ga.budget_epochs
+        return self.epochs_finished + sum(in_flight.values()) < self.ga.budget_epochs
 
     def advance(self, result: Result) -> tuple[dict[str, Any], Task | None]:
         """A result has arrived: its final record, or (early stopping, a rung passed) its

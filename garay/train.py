@@ -187,7 +187,7 @@ def train_model(
             curve.append(accuracy(model, data.x_val, data.y_val))
             if settings.timeout_s is not None and spent_before + time.perf_counter() - start > settings.timeout_s:
                 return result("timeout", f"exceeded train.timeout_s={settings.timeout_s}"), None, None
-        val, test = curve[-1] if curve else accuracy(model, data.x_val, data.y_val), accuracy(model, data.x_test, data.y_test)
+        val, test = curve[-1], accuracy(model, data.x_test, data.y_test)  # train.epochs >= 1: a curve
         paused = None
         if epochs_done < settings.epochs:
             cuda_rng = torch.cuda.get_rng_state(data.device) if data.device.type == "cuda" else None

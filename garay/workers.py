@@ -375,7 +375,8 @@ class RayEvaluator:
                 self._idle.append(flight.slot)  # the actor lives on
                 self._dispatch()
                 cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                error = f"{type(cause).__name__} in the worker: {str(cause).strip().splitlines()[-1:]}"[:500]
+                last = (str(cause).strip().splitlines() or [""])[-1]
+                error = f"{type(cause).__name__} in the worker: {last}"[:500]
                 return Result(replace(flight.task, state=None), Evaluation.unfinished("failed", error),
                               worker=f"w{flight.slot}", attempts=flight.attempt)
             self._idle.append(flight.slot)

@@ -223,3 +223,24 @@ def test_a_trainer_exception_does_not_end_a_run(tmp_path):
     history = list(read_history(tmp_path / "history.jsonl"))
     assert summary["generations"] == 2 and summary["statuses"].get("failed", 0) > 0
     assert all("trainer bug" in h["error"] for h in history if h["status"] == "failed")
+
+
+class _WrongShape:
+    """A custom trainer whose run_to returns the evaluation without its state: the error
+    surfaces in the actor outside the trainer call, as a RayTaskError."""
+
+    def __call__(self, *args):
+        return self
+
+    def run_to(self, task):
+        return SleepTrainer(0.0)(DATA, SETTINGS, 1, None).run(task)
+
+
+def test_an_error_in_the_actor_outside_the_trainer_is_a_failed_evaluation(ray_local):
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=_WrongShape())
+    results = drain(ev, tasks(2))
+    ev.close()
+    for r in results:
+        assert r.evaluation.status == "failed" and r.attempts == 1
+        assert r.evaluation.error.startswith("TypeError in the worker: cannot unpack")  # the message, not a list
+    assert ev.restarts == 0  # the actor lives on

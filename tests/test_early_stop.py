@@ -210,8 +210,13 @@ def test_a_worker_lost_while_continuing_a_genome_is_retried_to_the_same_numbers(
         pid = ev.wait_ready(60)[0]["pid"]
         straight = (ev.submit(Task("s", genome, 11)), ev.next_result())[1]
         paused = (ev.submit(Task("p", genome, 11, epochs=1)), ev.next_result())[1]
+        # The worker dies before the continuation reaches it (waited for, so no race with
+        # the training): the task meets a dead actor, is retried on the restarted one,
+        # which fetches the paused state from the object store.
+        os.kill(pid, signal.SIGKILL)
+        while os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
         ev.submit(Task("p", genome, 11, epochs=4, state=paused.state))
-        os.kill(pid, signal.SIGKILL)  # three epochs to go: the worker dies mid-continuation
         resumed = ev.next_result()
     finally:
         ev.close()

@@ -13,7 +13,8 @@ from torch import nn
 from _common import real_workload, timed
 from garay.evaluation import TrainSettings
 from garay.model import build_model
-from garay.workers import RayEvaluator, Task, evaluate_all
+from garay.scheduler import RayEvaluator
+from garay.workers import Task, evaluate_all
 
 
 def plain_loop(genomes, data, settings: TrainSettings) -> list[float]:

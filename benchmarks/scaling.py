@@ -9,7 +9,8 @@ from __future__ import annotations
 import ray
 
 from _common import real_workload, timed
-from garay.workers import RayEvaluator, Task, evaluate_all
+from garay.scheduler import RayEvaluator
+from garay.workers import Task, evaluate_all
 
 
 def main() -> None:

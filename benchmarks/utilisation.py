@@ -19,7 +19,7 @@ from garay.evolution import Evolution, GASettings
 from garay.runlog import RunLog
 from garay.standin import SleepTrainer
 from garay.steady_state import SteadyStateEvolution
-from garay.workers import RayEvaluator
+from garay.scheduler import RayEvaluator
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from garay.config import ConfigError
 from garay.data.dataset import Dataset
 from garay.evaluation import TrainSettings
-from garay.workers import Evaluator, InProcessEvaluator, RayEvaluator
+from garay.workers import Evaluator, InProcessEvaluator
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             evaluator.close()
         return
     with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code) as implicit_token:
+        from garay.scheduler import RayEvaluator
+
         evaluator = RayEvaluator(
             dataset,
             settings,
@@ -122,24 +124,40 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             cpus_per_worker=cluster_cfg.cpus_per_worker,
             max_retries=cluster_cfg.max_retries,
             start_timeout_s=cluster_cfg.start_timeout_s,
+            require_gpus=cluster_cfg.require_gpus,
         )
         try:
-            import ray
-
-            started = evaluator.wait_started(cluster_cfg.start_timeout_s)
-            if not started and implicit_token and evaluator.gave_up:
-                raise ConfigError(
-                    "cluster.address",
-                    f"the cluster refused every worker (actor creation cancelled): garay joined with token "
-                    f"authentication because a token exists ({implicit_token}) and RAY_AUTH_MODE is unset, which a "
-                    "cluster without token authentication refuses; set RAY_AUTH_MODE=disabled to join it, or move "
-                    "the stale token away")
-            if not started:
-                raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s={cluster_cfg.start_timeout_s:.0f}"
-                                   f" s; cluster resources: {ray.cluster_resources()}")
-            if started < evaluator.num_workers:
-                log.warning("%d of %d Ray workers started in cluster.start_timeout_s; the run begins with them and "
-                            "the others join when the cluster places them", started, evaluator.num_workers)
+            _wait_for_workers(evaluator, cluster_cfg, implicit_token)
             yield evaluator
         finally:
             evaluator.close()
+
+
+def _wait_for_workers(evaluator: Any, cluster_cfg: Any, implicit_token: str | None) -> None:
+    """Begin when every worker has started, or `cluster.min_workers` have, or with those
+    that started in `cluster.start_timeout_s` (the rest join as the cluster places them);
+    stop in one line when the cluster cannot give what the run needs."""
+    import ray
+
+    timeout, need = cluster_cfg.start_timeout_s, cluster_cfg.min_workers
+    started = evaluator.wait_started(timeout, need)
+    if not started and implicit_token and evaluator.gave_up:
+        raise ConfigError(
+            "cluster.address",
+            f"the cluster refused every worker (actor creation cancelled): garay joined with token "
+            f"authentication because a token exists ({implicit_token}) and RAY_AUTH_MODE is unset, which a "
+            "cluster without token authentication refuses; set RAY_AUTH_MODE=disabled to join it, or move "
+            "the stale token away")
+    if not started and cluster_cfg.require_gpus and not ray.cluster_resources().get("GPU"):
+        raise ConfigError("cluster.require_gpus", f"no GPU joined the cluster in cluster.start_timeout_s={timeout:.0f} s "
+                                                  "(add GPU nodes, or set cluster.require_gpus=false to train on CPUs)")
+    if need is not None and started < need:
+        raise ConfigError("cluster.min_workers", f"{started} of the {need} workers asked for started in "
+                                                 f"cluster.start_timeout_s={timeout:.0f} s; cluster resources: "
+                                                 f"{ray.cluster_resources()}")
+    if not started:
+        raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s={timeout:.0f} s; "
+                           f"cluster resources: {ray.cluster_resources()}")
+    if started < evaluator.slots:
+        log.warning("%d of %d Ray workers have started; the run begins with them and the others join when the "
+                    "cluster places them", started, evaluator.slots)

@@ -108,6 +108,8 @@ class ClusterConfig:
     max_retries: int = 2
     ship_code: bool = True
     start_timeout_s: float = 600.0
+    min_workers: Optional[int] = None
+    require_gpus: bool = False
 
 
 @dataclass
@@ -229,6 +231,9 @@ def validate(cfg: Any) -> None:
     )
     _check(cl.cpus_per_worker >= 1, "cluster.cpus_per_worker", f"must be at least 1, got {cl.cpus_per_worker}")
     _check(cl.start_timeout_s > 0, "cluster.start_timeout_s", f"must be positive, got {cl.start_timeout_s}")
+    _check(cl.min_workers is None or cl.min_workers >= 1, "cluster.min_workers", f"must be >= 1 or null, got {cl.min_workers}")
+    _check(cl.min_workers is None or cl.num_workers is None or cl.min_workers <= cl.num_workers, "cluster.min_workers",
+           f"must be at most cluster.num_workers={cl.num_workers}, got {cl.min_workers}")
     _check(cl.max_retries >= 0, "cluster.max_retries", f"must be >= 0, got {cl.max_retries}")
     data = cfg.data
     _check(data.name in ("synthetic", "fsdd", "folder", "npz"), "data.name", f"must be one of synthetic, fsdd, folder, npz; got {data.name!r}")

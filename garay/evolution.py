@@ -129,6 +129,7 @@ class Evolution:
         self.rung_cache: dict[tuple[str, int], dict[str, Any]] = {}
         self.spent: dict[str, float] = {}  # worker seconds spent on an unfinished genome's rungs
         self.epochs_finished = 0  # epochs reached, summed over finished genomes (ga.budget_epochs)
+        self._worker_seconds_before = self._worker_seconds()
 
     def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]],
                 rung_history: list[dict[str, Any]] = ()) -> None:
@@ -492,9 +493,20 @@ class Evolution:
             "utilisation": self.utilisation(seconds),
         }
 
+    def _worker_seconds(self) -> float | None:
+        """Live-worker seconds so far, from an evaluator whose pool grows and shrinks."""
+        counter = getattr(self.evaluator, "worker_seconds", None)
+        return counter() if callable(counter) else None
+
     def utilisation(self, seconds: float) -> float:
-        """Busy time of the workers over (workers x wall time) of this process's evolution."""
-        return round(self.busy_seconds / max(self.evaluator.num_workers * seconds, 1e-9), 4)
+        """Busy time of the workers over the time workers were live during this process's
+        evolution (a fixed pool: workers x wall time)."""
+        now = self._worker_seconds()
+        if now is None or self._worker_seconds_before is None:
+            available = self.evaluator.num_workers * seconds
+        else:
+            available = now - self._worker_seconds_before
+        return round(self.busy_seconds / max(available, 1e-9), 4)
 
 
 class _NullBar:

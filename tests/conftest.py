@@ -56,3 +56,32 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 2,
+                "health_check_initial_delay_ms": 0}
+
+
+@pytest.fixture
+def cluster():
+    """`make(head, *nodes)` starts a ray.cluster_utils.Cluster (real Ray processes) that
+    notices a lost node within about a second, and connects to it; tests add and remove
+    nodes. Everything is torn down afterwards."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    ray.shutdown()
+    clusters: list[Cluster] = []
+
+    def make(head: dict, *nodes: dict) -> tuple[Cluster, list]:
+        c = Cluster(initialize_head=True, head_node_args={**head, "_system_config": FAST_FAILURE})
+        added = [c.add_node(**n) for n in nodes]
+        c.wait_for_nodes()
+        ray.init(address=c.address, log_to_driver=False)
+        clusters.append(c)
+        return c, added
+
+    yield make
+    ray.shutdown()
+    for c in clusters:
+        c.shutdown()

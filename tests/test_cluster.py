@@ -13,7 +13,6 @@ from collections import Counter, deque
 import numpy as np
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 
 from garay.blueprint import Blueprint, sample_genome
 from garay.data.synthetic import make_synthetic
@@ -21,34 +20,11 @@ from garay.evaluation import TrainSettings
 from garay.evolution import Evolution, GASettings
 from garay.runlog import RunLog, read_history
 from garay.standin import SleepTrainer
-from garay.workers import RayEvaluator, Task
+from garay.scheduler import RayEvaluator
+from garay.workers import Task
 
 DATA = make_synthetic(seed=0, examples_per_class=4)
 SETTINGS = TrainSettings(epochs=1)
-FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 2,
-                "health_check_initial_delay_ms": 0}
-
-
-@pytest.fixture
-def cluster():
-    """Start a head node; tests add nodes. Everything is torn down afterwards."""
-    ray.shutdown()
-    clusters: list[Cluster] = []
-
-    def make(head: dict, *nodes: dict) -> tuple[Cluster, list]:
-        c = Cluster(initialize_head=True, head_node_args={**head, "_system_config": FAST_FAILURE})
-        added = [c.add_node(**n) for n in nodes]
-        c.wait_for_nodes()
-        ray.init(address=c.address, log_to_driver=False)
-        clusters.append(c)
-        return c, added
-
-    yield make
-    ray.shutdown()
-    for c in clusters:
-        c.shutdown()
-
-
 def tasks(n: int, seed: int = 0) -> list[Task]:
     rng = np.random.default_rng(seed)
     genomes: dict[str, object] = {}
@@ -68,7 +44,7 @@ def drain(evaluator: RayEvaluator, todo: list[Task]):
 def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_gpu):
     cluster({"num_cpus": 8, "num_gpus": 2}, {"num_cpus": 8, "num_gpus": 2})
     ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
-    assert ev.num_workers == expected  # the default: what the cluster's GPUs allow
+    assert ev.slots == expected  # the default: what the cluster's GPUs allow
     placements = ev.wait_ready(120)
     pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
     assert len({node for node, _ in pairs}) == 2
@@ -146,7 +122,7 @@ def test_hard_timeout_restarts_the_worker(ray_local):
 def test_lost_node_mid_generation(cluster, tmp_path):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 1})
     ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(2.0))
-    assert ev.num_workers == 2
+    assert ev.slots == 2
     placements = ev.wait_ready(60)
     assert len({p["node_id"] for p in placements}) == 2  # spread over both nodes
     th = _kill_when_busy(ev, lambda e: c.remove_node(node, allow_graceful=False))
@@ -180,10 +156,10 @@ def test_idle_workers_on_a_lost_node_do_not_spend_retries(cluster):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 3})
     ev = RayEvaluator(DATA, SETTINGS, max_retries=1, trainer=SleepTrainer(0.5))
     placements = {p["name"]: p for p in ev.wait_ready(60)}
-    assert ev.num_workers == 4 and len({p["node_id"] for p in placements.values()}) == 2
+    assert ev.slots == 4 and len({p["node_id"] for p in placements.values()}) == 2
     # Make the worst case certain: the one worker on the surviving head is the last idle one.
     head = ray.get_runtime_context().get_node_id()
-    ev._idle = deque(sorted(ev._idle, key=lambda slot: placements[f"w{slot}"]["node_id"] == head))
+    ev.pool.idle = deque(sorted(ev.pool.idle, key=lambda slot: placements[f"w{slot}"]["node_id"] == head))
     c.remove_node(node, allow_graceful=False)  # between generations: every worker idle
     for p in placements.values():  # a lost node's processes are gone: none may still answer
         if p["node_id"] != head:

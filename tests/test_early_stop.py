@@ -21,7 +21,8 @@ from garay.best import genome_path
 from garay.genome import Genome
 from garay.report import main as report_main
 from garay.runlog import read_history
-from garay.workers import RayEvaluator, Task
+from garay.scheduler import RayEvaluator
+from garay.workers import Task
 
 # 9 new genomes in generation 0 and 6 in each later one; rungs at 1 and 2 epochs, then 6.
 HALVING = ["ga.population_size=9", "ga.num_parents=3", "ga.generations=3", "train.epochs=6",

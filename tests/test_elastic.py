@@ -1,0 +1,137 @@
+"""The worker pool follows the cluster: nodes join and leave mid-run (real Ray nodes from
+ray.cluster_utils), slots that fail to start are tried again with backoff, and a run can
+require a number of workers, or GPUs, before it begins. A stand-in trainer keeps it fast."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import ray
+
+from garay.cli import run
+from garay.config import ConfigError
+from garay.runlog import read_history
+from garay.scheduler import RayEvaluator
+from garay.standin import SleepTrainer
+from garay.workers import Result
+from tests.test_cluster import DATA, SETTINGS, tasks
+
+STEP = 0.3  # seconds a stand-in training takes
+
+
+class Stream:
+    """Keeps an evaluator fed (more tasks queued than workers) and collects results."""
+
+    def __init__(self, ev: RayEvaluator, n: int = 600):
+        self.ev, self.todo, self.results, self.out = ev, deque(tasks(n)), [], 0
+
+    def until(self, done, limit: int = 400) -> Result:
+        """Results until `done(result)`; at most `limit` of them (a bound, not a timing)."""
+        for _ in range(limit):
+            while self.out < self.ev.slots + 2:
+                self.ev.submit(self.todo.popleft())
+                self.out += 1
+            result = self.ev.next_result()
+            self.out -= 1
+            self.results.append(result)
+            if done(result):
+                return result
+        raise AssertionError(f"not reached in {limit} results: {[(r.worker, r.node_id) for r in self.results[-5:]]}")
+
+
+def test_nodes_join_leave_and_rejoin_mid_run(cluster):
+    c, _ = cluster({"num_cpus": 1})
+    head = ray.get_runtime_context().get_node_id()
+    ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(STEP))  # num_workers=None: follow the cluster
+    assert ev.slots == 1 and ev.wait_started(120) == 1
+    s = Stream(ev)
+    s.until(lambda r: True)
+
+    joined = c.add_node(num_cpus=1)  # a node joins mid-run: a new worker lands there and gets work
+    first = s.until(lambda r: r.node_id == joined.node_id)
+    assert first.worker == "w1" and ev.slots == 2 and ev.num_workers == 2
+
+    c.remove_node(joined, allow_graceful=False)  # it leaves: the run goes on, on the head
+    mark = len(s.results)
+    s.until(lambda r: len(s.results) - mark >= 6 and r.node_id == head)
+    assert ev.slots == 2  # its slot is kept, waiting to be placed again
+
+    back = c.add_node(num_cpus=1)  # a node comes back: the waiting worker lands there
+    again = s.until(lambda r: r.node_id == back.node_id)
+    assert again.worker == "w1" and ev.num_workers == 2 and ev.most_workers == 2
+    assert all(r.evaluation.status == "ok" for r in s.results)
+    assert len({r.task.key for r in s.results}) == len(s.results)  # none lost, none twice
+    assert ev.worker_seconds() > 0
+    ev.close()
+
+
+@dataclass(frozen=True)
+class FailsToStart:
+    """A trainer factory whose first `failures` workers fail to start (a node that is not
+    ready yet); the count is kept in a file, since every attempt is a new actor."""
+
+    counter: Path
+    failures: int
+
+    def __call__(self, *args):
+        n = int(self.counter.read_text() or 0) + 1 if self.counter.exists() else 1
+        self.counter.write_text(str(n))
+        if n <= self.failures:
+            raise RuntimeError(f"start {n} fails")
+        return SleepTrainer(0.01)(*args)
+
+
+def test_a_slot_that_fails_to_start_is_tried_again_with_backoff_not_dropped(ray_local, tmp_path):
+    failures = 5  # more than MAX_START_FAILURES, which used to drop the slot for good
+    ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=FailsToStart(tmp_path / "n", failures))
+    ev.pool.BACKOFF_S = (0.2, 1.0)  # the test's patience, not the contract
+    [result] = [ev.next_result() for _ in [ev.submit(t) for t in tasks(1)]]
+    assert result.evaluation.status == "ok" and ev.restarts == failures
+    assert int((tmp_path / "n").read_text()) == failures + 1
+    ev.close()
+
+
+def test_min_workers_not_reached_is_one_line_naming_the_key(make_cfg, tmp_path, ray_local):
+    cfg = make_cfg("cluster.num_workers=3", "cluster.min_workers=3", "cluster.start_timeout_s=5")
+    with pytest.raises(ConfigError) as err:  # 2 CPUs hold 2 of the 3
+        run(cfg, run_dir=tmp_path)
+    assert err.value.key == "cluster.min_workers" and "2 of the 3" in str(err.value)
+    assert not (tmp_path / "history.jsonl").exists() or not read_history(tmp_path / "history.jsonl")
+
+
+def test_min_workers_reached_starts_and_summary_counts_live_workers(make_cfg, tmp_path, ray_local):
+    summary = run(make_cfg("cluster.num_workers=3", "cluster.min_workers=1", "cluster.start_timeout_s=5"),
+                  run_dir=tmp_path)
+    assert summary["evaluations"] > 0
+    assert summary["workers"] == 2 and summary["workers_max"] == 2  # live ones, not the 3 asked for
+    assert 0 < summary["utilisation"] <= 1.0
+
+
+def test_require_gpus_never_trains_on_the_head_cpus(make_cfg, tmp_path, ray_local):
+    with pytest.raises(ConfigError) as err:  # no GPU in the cluster, none joins
+        run(make_cfg("cluster.require_gpus=true", "cluster.start_timeout_s=3"), run_dir=tmp_path)
+    assert err.value.key == "cluster.require_gpus" and "no GPU" in str(err.value)
+    assert not (tmp_path / "history.jsonl").exists() or not read_history(tmp_path / "history.jsonl")
+
+
+def test_require_gpus_waits_for_a_gpu_node_to_join(cluster):
+    c, _ = cluster({"num_cpus": 2})
+    ev = RayEvaluator(DATA, SETTINGS, require_gpus=True, trainer=SleepTrainer(0.01))
+    assert ev.wait_started(2) == 0  # pending: the head's CPUs are not used
+    gpu_node = c.add_node(num_cpus=1, num_gpus=1)
+    assert ev.wait_started(120) == 1
+    [placement] = ev.placements
+    assert placement["node_id"] == gpu_node.node_id and placement["gpu_ids"]
+    ev.close()
+
+
+def test_require_gpus_refuses_a_worker_whose_torch_sees_no_cuda(cluster):
+    cluster({"num_cpus": 2, "num_gpus": 1})  # a logical GPU; torch here is a CPU build
+    ev = RayEvaluator(DATA, SETTINGS, require_gpus=True)  # the real trainer
+    with pytest.raises(ConfigError) as err:
+        ev.wait_started(120)
+    assert err.value.key == "cluster.require_gpus" and "no CUDA device" in str(err.value)
+    ev.close()

@@ -41,15 +41,14 @@ def run_identity(cfg: DictConfig) -> dict[str, Any]:
 
 def _check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
     """The checkpoint to continue from (None: start afresh). Refuses to mix two runs in
-    one directory, or to continue a run with different settings."""
+    one directory, or to continue a run with different settings (ga.mode among them: the
+    identity holds the whole ga group)."""
     has_history = runlog.history_path.exists() and runlog.history_path.stat().st_size > 0
     if not cfg.resume:
         if has_history:
             raise ConfigError("resume", f"{runlog.dir} already holds a run; pass resume=true to continue it, "
                                         "or choose another hydra.run.dir")
         return None
-    if cfg.ga.mode == "async":
-        raise ConfigError("resume", "is supported for ga.mode=generational and ga.mode=random only")
     checkpoint = runlog.checkpoint()
     if checkpoint is None:
         if has_history:
@@ -157,16 +156,19 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> dict[str, Any]:
         if cfg.resume:
             runlog.repair()
             evolution.restore(checkpoint, runlog.history(), runlog.rung_history())
-            log.info("resuming run %s at generation %d with %d finished evaluations",
-                     evolution.run_id, evolution.generation, evolution.resumed_evaluations)
+            where = "" if cfg.ga.mode == "async" else f" at generation {evolution.generation}"
+            log.info("resuming run %s%s with %d finished evaluations", evolution.run_id, where,
+                     evolution.resumed_evaluations)
         summary = evolution.run()
         if hasattr(evaluator, "peak_memory"):
             summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
+        # Live workers (the pool follows the cluster): at the end, and the most at once.
+        summary["workers"] = evaluator.num_workers
+        summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
     summary["config"] = OmegaConf.to_container(cfg, resolve=True)
     summary["overrides"] = _overrides()
     summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
                        "classes": list(dataset.classes)}
-    summary["workers"] = evaluator.num_workers
     summary["total_seconds"] = round(time.perf_counter() - started, 3)
     runlog.write(SUMMARY, summary)
     if tracker is not None:

@@ -10,6 +10,12 @@ continues at once, from where it paused, while its accuracy is in the top 1/eta 
 asynchronous successive halving in its stopping form, as Ray Tune's ASHA) or the top half
 (median) of every result recorded at that rung so far; otherwise it is recorded `stopped`
 and joins the population with its partial standing (garay.fidelity). No barrier.
+
+Resume (`resume=true`, after any kill): every finished genome is in history.jsonl, which
+is also the population's join order; the checkpoint, rewritten after every finished genome,
+holds the generator state. A genome that passed a rung but had not finished is decided
+again from rungs.jsonl alone (the rule depends only on what was recorded before it) and
+sent on to its next rung, or recorded `stopped`.
 """
 
 from __future__ import annotations
@@ -34,19 +40,59 @@ class SteadyStateEvolution(Evolution):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.members: deque[Individual] = deque()  # oldest first
-        self.births = 0
+        self.births = 0  # the next birth number (keys b{n} are unique in a run's files)
         self.recorded: dict[int, list[float]] = {}  # rung epochs -> accuracies recorded there
+        self.in_flight: dict[str, int] = {}  # hash -> the epochs it is training to
+        self.pending: list[Task] = []  # restored genomes to send on when run() starts
+
+    def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]],
+                rung_history: list[dict[str, Any]] = ()) -> None:
+        """Continue an async run from its files (see Evolution.restore for the caches and
+        counters). The population is the last population_size genomes of `history` (its
+        order is the join order); birth numbers go on after the largest one on file. A
+        genome with rung records but no final one was in flight when the run was killed: the
+        rule is replayed at its highest rung against what was recorded there before it, as
+        `advance` decided it; it is recorded `stopped`, or goes to `pending`, sent on to its
+        next rung when run() starts (trained again from its seed: the same numbers). A
+        genome in flight before its first rung result is lost, not counted, and its place in
+        the budget goes to a new birth."""
+        super().restore(checkpoint, history, rung_history)
+        self.population = []  # generational state: the population lives in `members`
+        self.members = deque(self.individual(r) for r in history[-self.ga.population_size:])
+        self.births = 1 + max((r.get("birth", -1) for r in (*history, *rung_history)), default=-1)
+        finished = {r["hash"] for r in history}
+        unfinished: dict[str, tuple[dict[str, Any], str | None]] = {}  # hash -> highest rung record, its fate
+        for r in rung_history:  # file order is the order `advance` recorded them in
+            reason = self._judge(r.get("rung", r["epochs"]), r["val_accuracy"])
+            if r["hash"] not in finished:
+                unfinished[r["hash"]] = (r, reason)
+        for h, (r, reason) in unfinished.items():
+            if reason is not None:  # killed between the rung record and the stop record
+                self._join(self.individual(self.stop(r, reason)))
+                continue
+            nxt = self.rungs.after(r.get("rung", r["epochs"]))
+            self.pending.append(Task(r["key"], Genome.from_dict(r["genome"]), r["seed"], birth=r["birth"], epochs=nxt))
+            self.in_flight[h] = nxt or self.rungs.full
+            self.spent[h] = r["seconds"]  # as the generational resume counts an unfinished genome's rungs
 
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
-        budget = self.ga.budget
-        in_flight: dict[str, int] = {}  # hash -> the epochs it is training to
-        bar = _progress(budget if self.ga.budget_epochs is None else None, "async", self.progress)
+        in_flight = self.in_flight
+        bar = _progress(self.ga.budget if self.ga.budget_epochs is None else None, "async", self.progress)
+        bar.update(len(self.cache))  # finished before a resume
+        # Before any evaluation: a run killed before its first result still leaves its
+        # settings (and its generator's state) for resume to check against.
+        self.runlog.write(CHECKPOINT, self.checkpoint())
+        for task in self.pending:
+            self.evaluator.submit(task)
+        self.pending = []
         done = 0
         while True:
             # Keep every worker busy while the budget lasts.
             repeats = 0  # children in a row that were already evaluated (a small search space)
-            while len(in_flight) < self.evaluator.num_workers and self.may_breed(in_flight):
+            # Live workers (the pool follows the cluster); at least one, so that a run whose
+            # workers are all being replaced waits for them instead of ending.
+            while len(in_flight) < max(1, self.evaluator.num_workers) and self.may_breed():
                 genome = self.next_genome()
                 if genome is None:
                     break  # too few evaluated members to breed from yet
@@ -77,19 +123,28 @@ class SteadyStateEvolution(Evolution):
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
             if done % self.ga.population_size == 0:
                 self.runlog.write(BEST, self.best())
-                self.runlog.write(CHECKPOINT, self.checkpoint())
+            # After every finished genome: a resumed run breeds on from a recent generator
+            # state, so it rarely draws again children it already has.
+            self.runlog.write(CHECKPOINT, self.checkpoint())
         bar.close()
         self.runlog.write(BEST, self.best())
         self.runlog.write(CHECKPOINT, self.checkpoint())
         self.population = list(self.members)
         return self.summary(time.perf_counter() - start)
 
-    def may_breed(self, in_flight: dict[str, int]) -> bool:
-        """Births left: ga.budget of them, or with ga.budget_epochs, while the epochs spent
-        and those in flight are trained to stay below it."""
+    def started(self) -> int:
+        """Genomes finished or in flight. Every birth is one or the other (a repeat is not
+        born), so in an uninterrupted run this is the number of births; a resumed run does
+        not count genomes lost in flight, and breeds others in their place."""
+        return len(self.cache) + len(self.in_flight)
+
+    def may_breed(self) -> bool:
+        """Births left: until ga.budget genomes are finished or in flight, or with
+        ga.budget_epochs, while the epochs spent and those in flight are trained to stay
+        below it."""
         if self.ga.budget_epochs is None:
-            return self.births < self.ga.budget
-        return self.epochs_finished + sum(in_flight.values()) < self.ga.budget_epochs
+            return self.started() < self.ga.budget
+        return self.epochs_finished + sum(self.in_flight.values()) < self.ga.budget_epochs
 
     def advance(self, result: Result) -> tuple[dict[str, Any], Task | None]:
         """A result has arrived: its final record, or (early stopping, a rung passed) its
@@ -103,13 +158,22 @@ class SteadyStateEvolution(Evolution):
             return self.commit(record), None
         self.runlog.append(record, RUNGS)
         self.rung_cache[(record["hash"], rung)] = record
-        recorded = self.recorded.setdefault(rung, [])
-        go = continues(record["val_accuracy"], recorded, self.rungs.keep_fraction)
-        recorded.append(record["val_accuracy"])
-        if go:
+        reason = self._judge(rung, record["val_accuracy"])
+        if reason is None:
             return record, replace(result.task, epochs=nxt, state=result.state)
-        return self.stop(record, f"{self.rungs.policy} at epoch {rung}: {record['val_accuracy']:.4f} below the "
-                                 f"top {self.rungs.keep_fraction:.2f} of {len(recorded)} recorded"), None
+        return self.stop(record, reason), None
+
+    def _judge(self, rung: int, accuracy: float) -> str | None:
+        """Record an accuracy reached at a rung; why the genome stops there (None: it
+        continues). Depends only on what was recorded at the rung before, so a resumed run
+        replaying rungs.jsonl in file order decides alike."""
+        recorded = self.recorded.setdefault(rung, [])
+        go = continues(accuracy, recorded, self.rungs.keep_fraction)
+        recorded.append(accuracy)
+        if go:
+            return None
+        return (f"{self.rungs.policy} at epoch {rung}: {accuracy:.4f} below the "
+                f"top {self.rungs.keep_fraction:.2f} of {len(recorded)} recorded")
 
     def _join(self, ind: Individual) -> None:
         self.members.append(ind)
@@ -119,7 +183,7 @@ class SteadyStateEvolution(Evolution):
     def next_genome(self) -> Genome | None:
         """An initial genome while the population fills, then a child of two tournament
         winners; None when fewer than two members are evaluated yet."""
-        if self.births < self.ga.population_size:
+        if self.started() < self.ga.population_size:
             return self.random_genome()
         if len(self.members) < 2:
             return None

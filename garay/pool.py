@@ -108,6 +108,9 @@ class WorkerPool:
         # A cluster without GPUs trains on CPUs, unless GPUs are required: then the
         # workers wait, pending, for GPU nodes (which is what asks an autoscaler for them).
         self.gpus_per_worker = gpus_per_worker if gpus > 0 or require_gpus else 0.0
+        if not gpus:
+            log.info("the cluster has no GPU: %s", "workers wait for GPU nodes (cluster.require_gpus=true)"
+                     if require_gpus else "workers train on CPUs (cluster.require_gpus=true waits for GPUs instead)")
         self.cpus_per_worker = cpus_per_worker
         self.require_gpus = require_gpus
         self.elastic = num_workers is None

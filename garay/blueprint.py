@@ -12,7 +12,17 @@ import numpy as np
 
 from garay.genome import ConvGene, DenseGene, Gene, Genome
 
-ACTIVATIONS = ("sigmoid", "relu", "leaky_relu", "swish", "tanh", "elu", "gelu")
+# Every activation a blueprint may name, and the torch.nn class that computes it (named,
+# so that this module stays torch-free): the one list of them.
+ACTIVATIONS = {
+    "sigmoid": "Sigmoid",
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "swish": "SiLU",
+    "tanh": "Tanh",
+    "elu": "ELU",
+    "gelu": "GELU",
+}
 
 # Blueprint fields that are choice lists, and the parameter they feed.
 CHOICE_FIELDS = {

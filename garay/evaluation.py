@@ -7,21 +7,24 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from garay.config import BlueprintConfig, FitnessConfig, TrainConfig
+
 # `stopped`: early stopping ended the training at a rung (its accuracy is a partial one).
 STATUSES = ("ok", "diverged", "failed", "timeout", "stopped")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """What one evaluation needs to know (built from the `train` config group)."""
+    """What one evaluation needs to know (built from the `train` config group; its
+    defaults are that group's)."""
 
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 1e-3
-    noise_level: float = 0.1
-    timeout_s: float | None = None
-    conv_dim: int = 1
-    repeats: int = 1  # fitness.repeats: trainings per validation round, with different seeds
+    epochs: int = TrainConfig.epochs
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TrainConfig.lr
+    noise_level: float = TrainConfig.noise_level
+    timeout_s: float | None = TrainConfig.timeout_s
+    conv_dim: int = BlueprintConfig.conv_dim
+    repeats: int = FitnessConfig.repeats  # trainings per validation round, with different seeds
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrainSettings":

@@ -7,13 +7,13 @@ import logging
 import statistics
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
 from garay.blueprint import Blueprint, sample_genome
-from garay.config import ConfigError
+from garay.config import ConfigError, GAConfig
 from garay.evaluation import evaluation_seed
 from garay.fidelity import Rungs, halving_survivors, median_survivors, record_rank, standing
 from garay.fitting import Room, repair, sample_fitting_genome
@@ -26,27 +26,7 @@ from garay.workers import Evaluator, Result, Task, evaluate_all
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class GASettings:
-    population_size: int = 10
-    generations: int = 4
-    num_parents: int = 4
-    mutation_rate: float = 0.2
-    conv_chance: float = 0.8
-    max_redraws: int = 100
-    tournament_size: int = 3
-    fit: str = "repair"  # repair | redraw: what happens to a genome that does not fit the input
-    unique_children: bool = False  # breed again a child that was evaluated before
-    budget_epochs: int | None = None  # training epochs the run may spend (None: generations decide)
-
-    @property
-    def budget(self) -> int:
-        """Evaluations a generational run makes at most: the async mode's budget too."""
-        return self.population_size + (self.generations - 1) * (self.population_size - self.num_parents)
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> "GASettings":
-        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__})
+GASettings = GAConfig  # the `ga` group's dataclass is the driver's settings: one set of defaults
 
 
 class BreedingError(ConfigError):

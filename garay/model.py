@@ -5,25 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from garay.blueprint import ACTIVATIONS
 from garay.genome import Genome
 from garay.shapes import infer_shapes
 
-_ACTIVATIONS = {
-    "sigmoid": nn.Sigmoid,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "swish": nn.SiLU,
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-}
-
-
 def activation(name: str) -> nn.Module:
+    """The torch module of a blueprint activation (garay.blueprint.ACTIVATIONS)."""
     try:
-        return _ACTIVATIONS[name]()
+        return getattr(nn, ACTIVATIONS[name])()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; allowed: {sorted(_ACTIVATIONS)}") from None
+        raise ValueError(f"unknown activation {name!r}; allowed: {sorted(ACTIVATIONS)}") from None
 
 
 class GenomeNet(nn.Module):

@@ -107,3 +107,43 @@ def test_multirun_flag_may_come_anywhere(tmp_path):
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir() if (p / "summary.json").exists()) == ["0", "1"]
+
+
+def test_defaults_are_written_once():
+    """The dataclasses in garay.config are the one place defaults are written: no YAML file
+    restates one (a group option sets only what differs), the driver's and the trainer's
+    settings take theirs from them, and so does the blueprint config from the search space."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from garay.blueprint import Blueprint
+    from garay.config import (BestConfig, BlueprintConfig, ClusterConfig, Config, DataConfig, FitnessConfig,
+                              GAConfig, TrainConfig)
+    from garay.evaluation import TrainSettings
+    from garay.evolution import GASettings
+
+    schemas = {"blueprint": BlueprintConfig, "ga": GAConfig, "train": TrainConfig, "data": DataConfig,
+               "cluster": ClusterConfig, "fitness": FitnessConfig}
+    defaults = {cls: {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                      for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+                      or f.default_factory is not dataclasses.MISSING} for cls in (*schemas.values(), Config, BestConfig)}
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    restated = []
+    for path in sorted(conf.rglob("*.yaml")):
+        group = path.parent.name
+        cls = schemas.get(group) or {"config.yaml": Config, "best.yaml": BestConfig}.get(path.name)
+        if cls is None:  # experiment/: sweeps, no defaults
+            continue
+        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
+            if key in defaults[cls] and defaults[cls][key] == value:
+                restated.append(f"{path.relative_to(conf)}: {key}")
+    assert not restated, f"YAML restates dataclass defaults: {restated}"
+    assert GASettings is GAConfig
+    train = TrainSettings()
+    assert (train.epochs, train.batch_size, train.lr, train.noise_level, train.timeout_s) == tuple(
+        defaults[TrainConfig][k] for k in ("epochs", "batch_size", "lr", "noise_level", "timeout_s"))
+    bp = BlueprintConfig()
+    assert all(tuple(getattr(bp, f.name)) == getattr(Blueprint(), f.name) for f in dataclasses.fields(Blueprint)
+               if f.name != "max_layers") and bp.max_layers == Blueprint().max_layers

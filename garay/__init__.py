@@ -1,3 +1,29 @@
-"""garay: distributed neural-architecture evolution on Ray."""
+"""garay: distributed neural-architecture evolution on Ray.
+
+    from garay import evolve
+    result = evolve(ga={"population_size": 6, "generations": 2, "num_parents": 2})
+    print(result.best_genome, result.test_accuracy, result.run_dir)
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["evolve", "compose", "RunResult", "Genome", "ConfigError"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import garay` (and every Ray worker that unpickles a garay class) stays light;
+    # Hydra and the driver load only when the API is used.
+    if name in ("evolve", "compose", "RunResult"):
+        from garay import api
+
+        return getattr(api, name)
+    if name == "Genome":
+        from garay.genome import Genome
+
+        return Genome
+    if name == "ConfigError":
+        from garay.config import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module 'garay' has no attribute {name!r}")

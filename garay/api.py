@@ -1,0 +1,225 @@
+"""garay from Python: `evolve(...)` runs one evolution and returns its result.
+
+    from garay import evolve
+    result = evolve(ga={"population_size": 6, "generations": 2, "num_parents": 2},
+                    train={"epochs": 2}, run_dir="outputs/api")
+    print(result.best_genome, result.test_accuracy)
+
+Settings are the CLI's config keys: a group option by name (`data="fsdd"`), values as
+nested mappings (`ga={"mode": "async"}`), top-level keys as they are (`seed=3`), and any
+Hydra override string in `overrides`. The `garay` command calls the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from garay.blueprint import Blueprint
+from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
+from garay.genome import Genome
+from garay.report import plot_curves, plot_fitness
+from garay.resume import check_resumable, flatten, run_identity, run_lock
+from garay.runlog import SUMMARY, RunLog
+
+log = logging.getLogger("garay")
+register_configs()
+
+GROUPS = ("blueprint", "ga", "train", "data", "cluster", "fitness")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run leaves: its directory, summary.json, history.jsonl and best.json."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    history: list[dict[str, Any]]
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The best evaluation (as best.json holds it); {"fitness": 0.0} when none succeeded."""
+        return self.summary["best"]
+
+    @property
+    def best_genome(self) -> Genome | None:
+        return Genome.from_dict(self.best["genome"]) if "genome" in self.best else None
+
+    @property
+    def val_accuracy(self) -> float:
+        return float(self.best.get("val_accuracy", 0.0))
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(self.best.get("test_accuracy", 0.0))
+
+
+def compose(overrides: Sequence[str] = (), **settings: Any) -> DictConfig:
+    """garay's config: the defaults, then Hydra `overrides` (`"data=fsdd"`,
+    `"ga.mode=async"`), then `settings` (see the module docstring). Raises ConfigError
+    naming the key for an unknown key, a wrong type, or an unknown group option."""
+    choices = [f"{k}={v}" for k, v in settings.items() if k in GROUPS and isinstance(v, str)]
+    values = {k: v for k, v in settings.items() if not (k in GROUPS and isinstance(v, str))}
+    hydra_overrides = [*overrides, *choices]
+    check_overrides(hydra_overrides)  # the CLI's one-line errors, before composing
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    with initialize_config_module(config_module="garay.conf", version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=hydra_overrides)
+    try:
+        return OmegaConf.merge(cfg, values)  # type-checked against the structured config
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "settings"
+        raise ConfigError(str(key), str(exc).strip().splitlines()[0]) from None
+
+
+def check_overrides(overrides: list[str], config_name: str = "config") -> None:
+    """Compose the config once per value that each override names (every value of a
+    sweep), before Hydra starts a job: a wrong type or an unknown key raises ConfigError
+    naming the key, where Hydra would print its own multi-line error (exit 1)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException, MissingConfigException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
+    mine = [o for o in parsed if not o.get_key_element().lstrip("+~").startswith("hydra")]
+    fixed = [o.input_line for o in mine if not o.is_sweep_override()]
+    trials = [fixed]
+    for o in (o for o in mine if o.is_sweep_override()):
+        try:
+            values = list(o.sweep_string_iterator())
+        except Exception:  # noqa: BLE001 - a sweep Hydra's basic sweeper cannot list (interval)
+            continue
+        trials += [[*fixed, f"{o.get_key_element()}={v}"] for v in values]
+    with initialize_config_module(config_module="garay.conf", version_base="1.3"):
+        for trial in trials:
+            try:
+                compose(config_name=config_name, overrides=trial)
+            except MissingConfigException as exc:  # data=nope: name the group and what it offers
+                group, _, name = (exc.missing_cfg_file or "overrides/?").rpartition("/")
+                options = [o for o in exc.options or [] if not o.endswith("_schema")]
+                raise ConfigError(group or "overrides", f"no option {name!r}; available: {', '.join(options)}") from None
+            except HydraException as exc:  # a wrong type or an unknown key: OmegaConf names it
+                cause = exc.__cause__
+                key = getattr(cause, "full_key", None)
+                if key:
+                    raise ConfigError(str(key), str(cause).strip().splitlines()[0]) from None
+                raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
+
+
+def evolve(config: DictConfig | Mapping[str, Any] | None = None, *, overrides: Sequence[str] = (),
+           run_dir: Path | str | None = None, **settings: Any) -> RunResult:
+    """Run one evolution and return its result.
+
+    `config`: a composed garay config (what the CLI passes), or None to compose one from
+    `overrides` and `settings` (a mapping `config` is merged like `settings`). `run_dir`:
+    where the run's files go (default `outputs/DATE/TIME`, as the CLI). With
+    `resume=True` it continues the run in `run_dir`. Raises ConfigError (before any
+    training or Ray start) for a bad value.
+    """
+    if not isinstance(config, DictConfig):
+        config = compose(overrides, **{**dict(config or {}), **settings})
+    elif overrides or settings:
+        raise TypeError("evolve: pass either a composed config or overrides/settings, not both")
+    validate(config)
+    out = _run_dir(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        summary, history = _evolve(config, out, RunLog(out))
+    return RunResult(out, summary, history)
+
+
+def _run_dir(run_dir: Path | str | None) -> Path:
+    if run_dir is not None:
+        return Path(run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path("outputs") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
+
+
+def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Load the data, evolve, write the run directory: (the summary, the history)."""
+    from garay.cluster import make_evaluator
+    from garay.data import load_dataset
+    from garay.evaluation import TrainSettings
+    from garay.evolution import Evolution, GASettings, check_feasible
+    from garay.random_search import RandomSearch
+    from garay.steady_state import SteadyStateEvolution
+
+    checkpoint = check_resumable(cfg, runlog)
+    started = time.perf_counter()
+    rounds = fitness_rounds(cfg)
+    dataset = load_dataset(cfg.data, rounds)
+    log.info("data %s: %s, input shape %s, %d classes; fitness: %d validation round(s) x %d training(s)",
+             dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, rounds, cfg.fitness.repeats)
+    settings = TrainSettings.from_config(cfg)
+    blueprint = Blueprint.from_config(cfg.blueprint)
+    check_feasible(blueprint, cfg.ga.conv_chance, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim,
+                   cfg.ga.max_redraws, cfg.seed, cfg.ga.fit)  # before Ray starts
+    tracker = None
+    if cfg.tensorboard:
+        from garay.tracking import TensorBoardTracker
+
+        tracker = TensorBoardTracker(out / "tensorboard")
+    with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
+        driver = {"generational": Evolution, "async": SteadyStateEvolution, "random": RandomSearch}[cfg.ga.mode]
+        evolution = driver(
+            blueprint=blueprint,
+            ga=GASettings.from_config(cfg.ga),
+            evaluator=evaluator,
+            runlog=runlog,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            conv_dim=cfg.blueprint.conv_dim,
+            seed=cfg.seed,
+            run_id=uuid.uuid4().hex[:12],
+            progress=cfg.progress,
+            identity=run_identity(cfg),
+            tracker=tracker,
+            rungs=rung_schedule(cfg),
+        )
+        if cfg.resume:
+            runlog.repair()
+            evolution.restore(checkpoint, runlog.history(), runlog.rung_history())
+            where = "" if cfg.ga.mode == "async" else f" at generation {evolution.generation}"
+            log.info("resuming run %s%s with %d finished evaluations", evolution.run_id, where,
+                     evolution.resumed_evaluations)
+        summary = evolution.run()
+        if hasattr(evaluator, "peak_memory"):
+            summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
+        # Live workers (the pool follows the cluster): at the end, and the most at once.
+        summary["workers"] = evaluator.num_workers
+        summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
+    summary["config"] = OmegaConf.to_container(cfg, resolve=True)
+    summary["overrides"] = _overrides()
+    summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
+                       "classes": list(dataset.classes)}
+    summary["total_seconds"] = round(time.perf_counter() - started, 3)
+    runlog.write(SUMMARY, summary)
+    if tracker is not None:
+        hparams = {k: v for k, v in flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
+        tracker.finish(hparams, summary["best"])
+    history = runlog.history()
+    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
+    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
+    return summary, history
+
+
+def _overrides() -> list[str]:
+    """The command-line overrides of this job (what a sweep varied), when run by Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []

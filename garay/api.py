@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from garay import plugins
 from garay.blueprint import Blueprint
 from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
 from garay.genome import Genome
@@ -66,7 +67,7 @@ def compose(overrides: Sequence[str] = (), **settings: Any) -> DictConfig:
     `"ga.mode=async"`), then `settings` (see the module docstring). Raises ConfigError
     naming the key for an unknown key, a wrong type, or an unknown group option."""
     choices = [f"{k}={v}" for k, v in settings.items() if k in GROUPS and isinstance(v, str)]
-    values = {k: v for k, v in settings.items() if not (k in GROUPS and isinstance(v, str))}
+    values = {k: _named(v) for k, v in settings.items() if not (k in GROUPS and isinstance(v, str))}
     hydra_overrides = [*overrides, *choices]
     check_overrides(hydra_overrides)  # the CLI's one-line errors, before composing
     from hydra import compose as hydra_compose
@@ -118,6 +119,14 @@ def check_overrides(overrides: list[str], config_name: str = "config") -> None:
                 raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
 
 
+def _named(value: Any) -> Any:
+    """Functions and classes (your parts: `fitness={"metric": macro_f1}`) by their dotted
+    path, which is what the config holds and the workers import."""
+    if isinstance(value, Mapping):
+        return {k: _named(v) for k, v in value.items()}
+    return plugins.name_of(value) if callable(value) else value
+
+
 def evolve(config: DictConfig | Mapping[str, Any] | None = None, *, overrides: Sequence[str] = (),
            run_dir: Path | str | None = None, **settings: Any) -> RunResult:
     """Run one evolution and return its result.
@@ -133,6 +142,7 @@ def evolve(config: DictConfig | Mapping[str, Any] | None = None, *, overrides: S
     elif overrides or settings:
         raise TypeError("evolve: pass either a composed config or overrides/settings, not both")
     validate(config)
+    plugins.check(config)
     out = _run_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):
@@ -158,6 +168,7 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     from garay.evolution import Evolution, GASettings, check_feasible
     from garay.random_search import RandomSearch
     from garay.steady_state import SteadyStateEvolution
+    from garay.workers import TorchTrainer
 
     checkpoint = check_resumable(cfg, runlog)
     started = time.perf_counter()
@@ -174,7 +185,10 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
         from garay.tracking import TensorBoardTracker
 
         tracker = TensorBoardTracker(out / "tensorboard")
-    with make_evaluator(cfg.cluster, dataset, settings) as evaluator:
+    trainer_spec = plugins.spec_at(cfg, "train.trainer")
+    trainer = plugins.resolve(trainer_spec) if trainer_spec is not None else TorchTrainer
+    with make_evaluator(cfg.cluster, dataset, settings, trainer=trainer,
+                        py_modules=plugins.modules_to_ship(cfg)) as evaluator:
         driver = {"generational": Evolution, "async": SteadyStateEvolution, "random": RandomSearch}[cfg.ga.mode]
         evolution = driver(
             blueprint=blueprint,

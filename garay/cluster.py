@@ -6,12 +6,12 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from garay.config import ConfigError
 from garay.data.dataset import Dataset
 from garay.evaluation import TrainSettings
-from garay.workers import Evaluator, InProcessEvaluator
+from garay.workers import Evaluator, InProcessEvaluator, TorchTrainer, TrainerFactory
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _in_multirun() -> bool:
 
 
 @contextmanager
-def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[str | None]:
+def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequence[str] = ()) -> Iterator[str | None]:
     """Use the Ray instance already running in this process, join `address` (`auto`,
     `host:port` or `ray://host:port`), or start a local instance (address null).
 
@@ -81,16 +81,23 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[str 
     import ray
 
     if ray.is_initialized():
+        if py_modules:
+            log.warning("Ray was started before this run: the local code your parts need (%s) is not shipped to the "
+                        "workers; install it there, or pass runtime_env={'py_modules': [...]} to ray.init",
+                        ", ".join(py_modules))
         yield None
         return
     implicit_token = None
     kwargs: dict[str, Any] = {"log_to_driver": True}
+    modules = list(py_modules)  # your parts' code (garay.plugins): on every worker, local Ray or a cluster
     if address is None:
         kwargs["include_dashboard"] = False
     else:
         implicit_token = _token_mode_if_token_exists()
         if ship_code:
-            kwargs["runtime_env"] = _code_runtime_env()
+            modules = [*_code_runtime_env()["py_modules"], *modules]
+    if modules:
+        kwargs["runtime_env"] = {"py_modules": modules}
     ray.init(address=address, **kwargs)
     _protect_token_file()
     log.info("Ray resources: %s", ray.cluster_resources())
@@ -103,17 +110,20 @@ def ray_session(address: str | None, *, ship_code: bool = True) -> Iterator[str 
 
 
 @contextmanager
-def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) -> Iterator[Evaluator]:
+def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings, *,
+                   trainer: TrainerFactory = TorchTrainer, py_modules: Sequence[str] = ()) -> Iterator[Evaluator]:
     """The evaluator for `cluster.backend`, closed (actors killed, Ray shut down if we
-    started it) on the way out."""
+    started it) on the way out. `trainer` and `py_modules`: your trainer and the local
+    code your parts need on the workers (garay.plugins)."""
     if cluster_cfg.backend == "inprocess":
-        evaluator: Evaluator = InProcessEvaluator(dataset, settings, threads=cluster_cfg.cpus_per_worker)
+        evaluator: Evaluator = InProcessEvaluator(dataset, settings, threads=cluster_cfg.cpus_per_worker,
+                                                  trainer=trainer)
         try:
             yield evaluator
         finally:
             evaluator.close()
         return
-    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code) as implicit_token:
+    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code, py_modules=py_modules) as implicit_token:
         from garay.scheduler import RayEvaluator
 
         evaluator = RayEvaluator(
@@ -125,6 +135,7 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings) 
             max_retries=cluster_cfg.max_retries,
             start_timeout_s=cluster_cfg.start_timeout_s,
             require_gpus=cluster_cfg.require_gpus,
+            trainer=trainer,
         )
         try:
             _wait_for_workers(evaluator, cluster_cfg, implicit_token)

@@ -94,6 +94,7 @@ class TrainConfig:
     eta: int = 3  # halving: the best 1/eta of a rung continue
     grace_epochs: int = 2  # no genome is stopped before this many epochs (the first rung)
     rungs: Optional[list[int]] = None  # explicit rung epochs; null: epochs / eta^k down to grace_epochs
+    trainer: Optional[Any] = None  # your trainer factory (garay.plugins): a dotted path or {_target_: ...}
 
 
 @dataclass
@@ -103,6 +104,7 @@ class FitnessConfig:
     # null: 3 with data.split=speaker (fitness selects networks, not luck), else 1.
     rounds: Optional[int] = None
     repeats: int = 1  # trainings per round with different seeds
+    metric: Optional[Any] = None  # null: accuracy; else metric(y_true, y_pred) -> float (garay.plugins)
 
 
 @dataclass
@@ -126,6 +128,7 @@ class DataConfig:
     val_speakers: list[str] = field(default_factory=list)  # split=speaker; empty: drawn from the rest
     cache_dir: Optional[str] = None  # feature cache; null: $XDG_CACHE_HOME/garay or ~/.cache/garay
     skip_bad: bool = False  # skip unreadable or misnamed files with a warning instead of stopping
+    loader: Optional[Any] = None  # your loader(data_cfg) -> arrays like data=npz's (garay.plugins)
 
 
 @dataclass
@@ -140,6 +143,7 @@ class ClusterConfig:
     start_timeout_s: float = 600.0  # wait this long for workers; give up when none can be placed this long
     min_workers: Optional[int] = None  # begin once this many are live (null: all, or those live after start_timeout_s)
     require_gpus: bool = False  # true: workers wait for GPUs (never the head's CPUs) and must see CUDA
+    py_modules: list[str] = field(default_factory=list)  # more local code for the workers (runtime_env)
 
 
 @dataclass
@@ -270,7 +274,8 @@ def validate(cfg: Any) -> None:
     data = cfg.data
     _check(data.name in ("synthetic", "fsdd", "folder", "npz"), "data.name", f"must be one of synthetic, fsdd, folder, npz; got {data.name!r}")
     _check(data.features in ("logmel", "mfcc", "waveform"), "data.features", f"must be one of logmel, mfcc, waveform; got {data.features!r}")
-    _check(data.name == "synthetic" or data.root is not None, "data.root", f"is required for data={data.name}")
+    _check(data.name == "synthetic" or data.loader is not None or data.root is not None, "data.root",
+           f"is required for data={data.name}")
     _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")
     _check(data.duration > 0, "data.duration", f"must be positive (seconds), got {data.duration}")
     _check(data.n_mels >= 1, "data.n_mels", f"must be at least 1, got {data.n_mels}")
@@ -287,6 +292,8 @@ def validate(cfg: Any) -> None:
     )
     splits = {"synthetic": ("random",), "folder": ("random",), "fsdd": ("official", "speaker", "random"),
               "npz": ("official", "speaker", "random")}.get(data.name, ("random",))
+    if data.loader is not None:  # your arrays, split as data=npz splits them
+        splits = ("official", "speaker", "random")
     _check(data.split in splits, "data.split", f"must be one of {', '.join(splits)} for data={data.name}; got {data.split!r}")
     if data.split == "speaker":
         _check(len(data.test_speakers) > 0, "data.test_speakers", "must name at least one speaker for data.split=speaker")

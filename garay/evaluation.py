@@ -25,19 +25,23 @@ class TrainSettings:
     timeout_s: float | None = TrainConfig.timeout_s
     conv_dim: int = BlueprintConfig.conv_dim
     repeats: int = FitnessConfig.repeats  # trainings per validation round, with different seeds
+    metric: Any = FitnessConfig.metric  # fitness.metric: None (accuracy) or a garay.plugins spec
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrainSettings":
         """From a composed garay config: the `train` group, conv_dim, fitness.repeats."""
-        t = cfg.train
+        from omegaconf import OmegaConf
+
+        t, metric = cfg.train, cfg.fitness.get("metric")
         return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, noise_level=t.noise_level,
-                   timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats)
+                   timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats,
+                   metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric)
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The outcome of training one genome. `fitness` is the validation accuracy (0 when
-    the evaluation did not finish as `ok`): the mean over every training when a genome is
+    """The outcome of training one genome. `fitness` is the validation accuracy, or
+    fitness.metric's value when one is set (0 when the evaluation did not finish as `ok`): the mean over every training when a genome is
     trained more than once (validation rounds x repeats), whose own scores `val_scores`
     holds, as `test_accuracy` is the mean of their test accuracies. `curve` is the
     validation accuracy after each epoch and `losses` the mean training loss of each epoch
@@ -54,6 +58,9 @@ class Evaluation:
     val_scores: tuple[float, ...] = ()
     curve: tuple[float, ...] = ()
     losses: tuple[float, ...] = ()
+    # fitness.metric: its value on the validation (= fitness) and test predictions.
+    val_metric: float | None = None
+    test_metric: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -390,6 +390,7 @@ class Evolution:
             "fitness": ev.fitness,
             "val_accuracy": ev.val_accuracy,
             "test_accuracy": ev.test_accuracy,
+            **({"val_metric": ev.val_metric, "test_metric": ev.test_metric} if ev.val_metric is not None else {}),
             "status": ev.status,
             "error": ev.error,
             "seconds": round(ev.seconds, 4),
@@ -424,7 +425,7 @@ class Evolution:
             return {"fitness": 0.0}
         return {"genome": r["genome"], "hash": r["hash"], "fitness": r["fitness"],
                 "val_accuracy": r["val_accuracy"], "test_accuracy": r["test_accuracy"],
-                "params": r["params"], **{k: r[k] for k in ("generation", "birth") if k in r}}
+                "params": r["params"], **{k: r[k] for k in ("generation", "birth", "val_metric", "test_metric") if k in r}}
 
     def checkpoint(self) -> dict[str, Any]:
         """JSON state to continue from: population, generator state, evaluated hashes."""

@@ -40,3 +40,10 @@ class _Sleeper:
         if fitness < self.raise_below:
             raise ValueError(f"trainer bug on {task.genome.hash}")
         return Evaluation(fitness, fitness, fitness, "ok", None, time.perf_counter() - start, 0, self.epochs)
+
+
+def sleep_trainer(dataset: Dataset, settings: TrainSettings, threads: int, gpu_fraction: float | None, *,
+                  seconds: float = 0.1) -> _Sleeper:
+    """SleepTrainer as a plain trainer factory, for `train.trainer` (garay.plugins):
+    `train.trainer={_target_: garay.standin.sleep_trainer, seconds: 0.01}`."""
+    return SleepTrainer(seconds)(dataset, settings, threads, gpu_fraction)

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from garay import plugins
 from garay.data.dataset import Dataset
 from garay.evaluation import Evaluation, TrainSettings, training_seed
 from garay.fidelity import mean_curve
@@ -33,6 +34,16 @@ class DeviceData:
         self.x_train, self.y_train = put(data.x_train, torch.float32), put(data.y_train, torch.long)
         self.x_val, self.y_val = put(data.x_val, torch.float32), put(data.y_val, torch.long)
         self.x_test, self.y_test = put(data.x_test, torch.float32), put(data.y_test, torch.long)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Predicted class of every example (eval mode, then back to train mode)."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[s:s + batch_size]).argmax(dim=1) for s in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
 
 
 @torch.no_grad()
@@ -103,12 +114,14 @@ def evaluate_genome(
             out_states.append(new_state)
     keep = out_states if all(s is not None for s in out_states) else None
     if len(runs) == 1:
-        return replace(runs[0], val_scores=(runs[0].val_accuracy,), seconds=time.perf_counter() - start), keep
+        return replace(runs[0], val_scores=(runs[0].fitness,), seconds=time.perf_counter() - start), keep
     val = statistics.fmean(e.val_accuracy for e in runs)
     test = statistics.fmean(e.test_accuracy for e in runs)
-    return Evaluation(val, val, test, "ok", None, time.perf_counter() - start, runs[0].params, runs[0].epochs,
-                      tuple(e.val_accuracy for e in runs), mean_curve([e.curve for e in runs]),
-                      mean_curve([e.losses for e in runs])), keep
+    metrics = ((statistics.fmean(e.val_metric for e in runs), statistics.fmean(e.test_metric for e in runs))
+               if settings.metric is not None else (None, None))
+    return Evaluation(statistics.fmean(e.fitness for e in runs), val, test, "ok", None, time.perf_counter() - start,
+                      runs[0].params, runs[0].epochs, tuple(e.fitness for e in runs), mean_curve([e.curve for e in runs]),
+                      mean_curve([e.losses for e in runs]), *metrics), keep
 
 
 def train_and_score(
@@ -140,10 +153,11 @@ def train_model(
     losses: list[float] = []
     spent_before = 0.0
 
-    def result(status: str, error: str | None, val: float = 0.0, test: float = 0.0) -> Evaluation:
-        fitness = val if status == "ok" else 0.0
+    def result(status: str, error: str | None, val: float = 0.0, test: float = 0.0,
+               metrics: tuple[float, float] | None = None) -> Evaluation:
+        fitness = (val if metrics is None else metrics[0]) if status == "ok" else 0.0
         return Evaluation(fitness, val, test, status, error, time.perf_counter() - start, params, epochs_done,
-                          (), tuple(curve), tuple(losses))
+                          (), tuple(curve), tuple(losses), *(metrics or (None, None)))
 
     try:
         torch.manual_seed(seed)
@@ -194,6 +208,11 @@ def train_model(
             paused = TrainingState(epochs_done, _to_cpu(model.state_dict()), _to_cpu(opt.state_dict()),
                                    gen.get_state(), torch.get_rng_state(), cuda_rng, list(curve), list(losses),
                                    spent_before + time.perf_counter() - start)
-        return result("ok", None, val, test), model, paused
+        metrics = None
+        if settings.metric is not None:  # one host copy of the predictions per training, not per batch
+            metric = plugins.cached(settings.metric)
+            metrics = (float(metric(data.y_val.cpu().numpy(), predict(model, data.x_val).cpu().numpy())),
+                       float(metric(data.y_test.cpu().numpy(), predict(model, data.x_test).cpu().numpy())))
+        return result("ok", None, val, test, metrics), model, paused
     except Exception as exc:  # noqa: BLE001 - any failure of one genome must not end the run
         return result("failed", f"{type(exc).__name__}: {exc}"), None, None

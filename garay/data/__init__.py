@@ -4,7 +4,7 @@ evaluator puts the Dataset in the object store for every worker."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from garay.config import ConfigError
 from garay.data.dataset import Dataset
@@ -15,6 +15,8 @@ def load_dataset(cfg: Any, rounds: int = 1) -> Dataset:
     `rounds` validation rounds (fitness.rounds; garay.data.splits.validation_rounds).
 
     Raises ConfigError (DataError for bad files) naming the key or path, before training."""
+    if cfg.get("loader") is not None:
+        return _from_loader(cfg, rounds)
     if cfg.name == "synthetic":
         from garay.data.synthetic import make_synthetic
 
@@ -43,6 +45,27 @@ def load_dataset(cfg: Any, rounds: int = 1) -> Dataset:
 
         return load_npz(cfg, rounds)
     raise ConfigError("data.name", f"must be one of synthetic, fsdd, folder, npz; got {cfg.name!r}")
+
+
+def _from_loader(cfg: Any, rounds: int) -> Dataset:
+    """data.loader: your function's arrays, checked and split as data=npz's (garay.plugins)."""
+    from omegaconf import OmegaConf
+
+    from garay.data.npz import from_arrays
+    from garay.plugins import resolve, target
+
+    spec = OmegaConf.to_container(cfg.loader) if OmegaConf.is_config(cfg.loader) else cfg.loader
+    arrays = resolve(spec)(cfg)
+    if not isinstance(arrays, Mapping):
+        raise ConfigError("data.loader", f"{target(spec)} returned {type(arrays).__name__}; expected a mapping "
+                                         "of arrays (X, y; optional speakers, split, classes)")
+    try:
+        return from_arrays(cfg, dict(arrays), target(spec), rounds, name=target(spec).rsplit(".", 1)[-1],
+                           info={"loader": target(spec), **({"root": str(cfg.root)} if cfg.root else {})})
+    except ConfigError as exc:
+        if exc.key != "data.root":  # data.split and the like name themselves
+            raise
+        raise ConfigError("data.loader", str(exc).split(": ", 1)[1]) from None
 
 
 __all__ = ["Dataset", "load_dataset"]

@@ -31,9 +31,17 @@ def load_npz(cfg: Any, rounds: int = 1) -> Dataset:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(path, f"cannot read as .npz without pickles ({exc})") from exc
-    for name in ("X", "y"):
-        if name not in arrays:
-            raise DataError(path, f"has no array {name!r} (found {sorted(arrays)}); data=npz needs X and y")
+    return from_arrays(cfg, arrays, path, rounds, name="npz", info={"root": str(path)})
+
+
+def from_arrays(cfg: Any, arrays: dict[str, Any], path: Any, rounds: int = 1, *, name: str,
+                info: dict[str, Any]) -> Dataset:
+    """Arrays as an .npz file holds them (X, y; optional split, speakers, classes), checked
+    (errors name `path`), split by data.split and standardised."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    for name_ in ("X", "y"):
+        if name_ not in arrays:
+            raise DataError(path, f"has no array {name_!r} (found {sorted(arrays)}); X and y are needed")
     x, labels = arrays["X"], arrays["y"]
     if x.ndim == 2:
         x = x[:, None, :]  # one channel
@@ -47,9 +55,9 @@ def load_npz(cfg: Any, rounds: int = 1) -> Dataset:
     if len(values) < 2:
         raise DataError(path, f"has a single class {values[0]!r}; classification needs at least 2")
     classes = _class_names(arrays, values, path)
-    parts, info = _split(cfg, arrays, y.astype(np.int64), path, rounds)
-    info = {"root": str(path), "split": cfg.split, **info}
-    return split_dataset(x.astype(np.float32), y.astype(np.int64), parts, classes, name="npz", info=info)
+    parts, split_info = _split(cfg, arrays, y.astype(np.int64), path, rounds)
+    info = {**info, "split": cfg.split, **split_info}
+    return split_dataset(x.astype(np.float32), y.astype(np.int64), parts, classes, name=name, info=info)
 
 
 def _class_names(arrays: dict[str, np.ndarray], values: np.ndarray, path: Any) -> tuple[str, ...]:

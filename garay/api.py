@@ -229,6 +229,10 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     history = runlog.history()
     plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
     plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
+    if "front" in summary:
+        from garay.pareto_report import plot_pareto
+
+        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}")
     return summary, history
 
 

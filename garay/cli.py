@@ -35,6 +35,10 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
     print(f"\nBest architecture (validation accuracy {best['val_accuracy']:.4f}, "
           f"test accuracy {best['test_accuracy']:.4f}, {best['params']} parameters, {found}):\n")
     print(genome_tables(Genome.from_dict(best["genome"])))
+    if "front" in summary:  # several objectives: the front is the result
+        from garay.pareto_report import pareto_table
+
+        print("\n" + pareto_table(summary["front"]))
     print(f"\n{summary['evaluations']} evaluations in {summary['total_seconds']:.1f} s; run directory: {out}")
 
 

@@ -20,6 +20,7 @@ from garay.fidelity import POLICIES, Rungs
 
 
 GA_MODES = ("generational", "async", "random")
+OBJECTIVES = ("fitness", "params", "latency")
 
 
 class ConfigError(ValueError):
@@ -67,6 +68,11 @@ class GAConfig:
     # trained for; null: ga.generations decides); the run ends after the first generation
     # (async: birth) that reaches it, so arms with and without early stopping compare at equal compute.
     budget_epochs: Optional[int] = None
+    # What selection maximises: fitness alone (the study's way), or fitness against
+    # `params` (the network's size) and/or `latency` (ms per example, measured on the
+    # worker): NSGA-II (garay.pareto); the run writes pareto.json and pareto.png.
+    objectives: list[str] = field(default_factory=lambda: ["fitness"])
+    max_params: Optional[int] = None  # a hard limit: larger genomes are bred again, never trained
 
     @property
     def budget(self) -> int:
@@ -227,6 +233,11 @@ def validate(cfg: Any) -> None:
     _check(ga.fit in ("repair", "redraw"), "ga.fit", f"must be one of repair, redraw; got {ga.fit!r}")
     _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
     _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
+    objectives = list(ga.objectives)
+    _check(bool(objectives) and objectives[0] == "fitness" and set(objectives) <= set(OBJECTIVES)
+           and len(set(objectives)) == len(objectives), "ga.objectives",
+           f"must be [fitness] followed by any of params, latency, each once; got {objectives}")
+    _check(ga.max_params is None or ga.max_params >= 1, "ga.max_params", f"must be >= 1 or null, got {ga.max_params}")
     _check(ga.budget_epochs is None or ga.budget_epochs >= 1, "ga.budget_epochs",
            f"must be at least 1, or null (generations decide), got {ga.budget_epochs}")
     fit = cfg.fitness

@@ -26,6 +26,7 @@ class TrainSettings:
     conv_dim: int = BlueprintConfig.conv_dim
     repeats: int = FitnessConfig.repeats  # trainings per validation round, with different seeds
     metric: Any = FitnessConfig.metric  # fitness.metric: None (accuracy) or a garay.plugins spec
+    latency: bool = False  # measure inference latency (ga.objectives holds latency)
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrainSettings":
@@ -35,7 +36,8 @@ class TrainSettings:
         t, metric = cfg.train, cfg.fitness.get("metric")
         return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, noise_level=t.noise_level,
                    timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats,
-                   metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric)
+                   metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric,
+                   latency="latency" in cfg.ga.objectives)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Evaluation:
     # fitness.metric: its value on the validation (= fitness) and test predictions.
     val_metric: float | None = None
     test_metric: float | None = None
+    latency_ms: float | None = None  # ms to classify one example on the worker's device (settings.latency)
 
     def to_dict(self) -> dict:
         return asdict(self)

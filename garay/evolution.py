@@ -4,6 +4,7 @@ checkpoint after every generation."""
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import sys
 import time
@@ -18,8 +19,9 @@ from garay.evaluation import evaluation_seed
 from garay.fidelity import Rungs, halving_survivors, median_survivors, record_rank, standing
 from garay.fitting import Room, repair, sample_fitting_genome
 from garay.genome import Genome
-from garay.operators import Individual, crossover, mutate, select
-from garay.runlog import BEST, CHECKPOINT, RUNGS, RunLog
+from garay.operators import Individual, crossover, mutate, select, select_pareto
+from garay.pareto import non_dominated_sort
+from garay.runlog import BEST, CHECKPOINT, PARETO, RUNGS, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all
 
@@ -110,6 +112,9 @@ class Evolution:
         self.spent: dict[str, float] = {}  # worker seconds spent on an unfinished genome's rungs
         self.epochs_finished = 0  # epochs reached, summed over finished genomes (ga.budget_epochs)
         self._worker_seconds_before = self._worker_seconds()
+        # Multi-objective (ga.objectives beyond fitness): NSGA-II selection, pareto.json.
+        self.objectives = tuple(ga.objectives)
+        self.multi = len(self.objectives) > 1
 
     def restore(self, checkpoint: dict[str, Any] | None, history: list[dict[str, Any]],
                 rung_history: list[dict[str, Any]] = ()) -> None:
@@ -130,8 +135,8 @@ class Evolution:
             return
         self.run_id = checkpoint["run_id"]
         self.generation = checkpoint["next_generation"]
-        self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"], p.get("fidelity", 1.0))
-                           for p in checkpoint["population"]]
+        self.population = [Individual(Genome.from_dict(p["genome"]), p["fitness"], p.get("fidelity", 1.0),
+                                      tuple(p.get("costs", ()))) for p in checkpoint["population"]]
         self.rng.bit_generator.state = checkpoint["rng_state"]
         self.redraws = checkpoint["redraws"]
         self.repairs = checkpoint.get("repairs", 0)
@@ -191,7 +196,7 @@ class Evolution:
             self.tracker.generation(stats)
         log.info("generation %d: best %.4f, median %.4f, best so far %.4f",
                  g, stats["best"], stats["median"], stats["best_so_far"])
-        self.runlog.write(BEST, self.best())
+        self.write_results()
         self.runlog.write(CHECKPOINT, self.checkpoint())
 
     def next_population(self, generation: int) -> list[Individual]:
@@ -199,7 +204,7 @@ class Evolution:
         (not yet evaluated)."""
         if generation == 0:
             return [Individual(genome) for genome in self.initial_genomes()]
-        parents = select(self.population, self.ga.num_parents)
+        parents = (select_pareto if self.multi else select)(self.population, self.ga.num_parents)
         return parents + [Individual(child) for child in self.breed(parents, generation)]
 
     # --- breeding -----------------------------------------------------------------------
@@ -207,17 +212,38 @@ class Evolution:
     def _valid(self, genome: Genome) -> bool:
         return is_valid(genome, self.input_shape, self.num_classes, self.conv_dim)
 
+    def _small_enough(self, genome: Genome) -> bool:
+        """Within ga.max_params (a hard limit: a larger genome is bred again, never trained)."""
+        limit = self.ga.max_params
+        return limit is None or param_count(genome, self.input_shape, self.num_classes, self.conv_dim) <= limit
+
     def random_genome(self) -> Genome:
         """A genome drawn like an initial one that fits the input (garay.fitting)."""
         if self.ga.fit == "repair":
-            return sample_fitting_genome(self.blueprint, self.ga.conv_chance, self.room, self.rng)
+            return self._sized(lambda: sample_fitting_genome(self.blueprint, self.ga.conv_chance, self.room, self.rng),
+                               "initial genome")
         return self._draw_valid(lambda: sample_genome(self.blueprint, self.ga.conv_chance, self.rng),
                                 "initial genome")
 
     def _draw_valid(self, draw: Callable[[], Genome], what: str) -> Genome:
         """A genome from `draw` that fits the input: repaired (ga.fit=repair, see
         garay.fitting), or drawn again whole until it fits, at most ga.max_redraws times
-        (ga.fit=redraw, which favours short, conv-poor genomes)."""
+        (ga.fit=redraw, which favours short, conv-poor genomes). With ga.max_params, one
+        that is too large is drawn again, at most ga.max_redraws times."""
+        return self._sized(lambda: self._draw_fitting(draw, what), what)
+
+    def _sized(self, draw: Callable[[], Genome], what: str) -> Genome:
+        """A genome from `draw` within ga.max_params (drawn again while too large)."""
+        for _ in range(self.ga.max_redraws if self.ga.max_params is not None else 1):
+            genome = draw()
+            if self._small_enough(genome):
+                return genome
+            self.redraws += 1
+        raise ConfigError("ga.max_params", f"no {what} with at most {self.ga.max_params} parameters in "
+                                           f"ga.max_redraws={self.ga.max_redraws} draws; raise the limit, or narrow the "
+                                           "blueprint (smaller layer_sizes, filters, max_layers)")
+
+    def _draw_fitting(self, draw: Callable[[], Genome], what: str) -> Genome:
         if self.ga.fit == "repair":
             genome = draw()
             fixed = repair(genome, self.room, self.blueprint, self.rng)
@@ -297,7 +323,32 @@ class Evolution:
     def individual(self, record: dict[str, Any], genome: Genome | None = None) -> Individual:
         """An evaluation as the GA ranks it (garay.fidelity.standing)."""
         fidelity, score = standing(record, self.rungs.full)
-        return Individual(genome or Genome.from_dict(record["genome"]), score, fidelity)
+        return Individual(genome or Genome.from_dict(record["genome"]), score, fidelity, self.costs(record))
+
+    def costs(self, record: dict[str, Any]) -> tuple[float, ...]:
+        """The objectives after fitness, as costs (lower is better); () for fitness alone."""
+        if not self.multi:
+            return ()
+        value = {"params": float(record["params"]), "latency": float(record.get("latency_ms") or math.inf)}
+        return tuple(value[o] for o in self.objectives[1:])
+
+    def pareto(self) -> list[dict[str, Any]]:
+        """The non-dominated full, successful evaluations (fitness against the costs),
+        smallest first: what pareto.json holds."""
+        done = sorted((r for r in self.cache.values() if r["status"] == "ok"), key=lambda r: r["hash"])
+        points = [(r["fitness"], *(-c for c in self.costs(r))) for r in done]
+        front = [done[i] for i in (non_dominated_sort(points) or [[]])[0]]
+        keep = ("hash", "genome", "fitness", "val_accuracy", "test_accuracy", "params", "latency_ms",
+                "val_metric", "test_metric", "generation", "birth")
+        return [{k: r[k] for k in keep if k in r} for r in sorted(front, key=lambda r: (r["params"], -r["fitness"]))]
+
+    def write_results(self) -> None:
+        """best.json, and with several objectives pareto.json (the front takes the place of
+        honour: no single genome is best)."""
+        self.runlog.write(BEST, self.best())
+        if self.multi:
+            self.runlog.write(PARETO, {"objectives": list(self.objectives), "max_params": self.ga.max_params,
+                                       "front": self.pareto()})
 
     def halve(self, cohort: list[Task], generation: int, bar: Any) -> None:
         """Successive halving over one generation's new genomes: all train to the first
@@ -391,6 +442,7 @@ class Evolution:
             "val_accuracy": ev.val_accuracy,
             "test_accuracy": ev.test_accuracy,
             **({"val_metric": ev.val_metric, "test_metric": ev.test_metric} if ev.val_metric is not None else {}),
+            **({"latency_ms": round(ev.latency_ms, 4)} if ev.latency_ms is not None else {}),
             "status": ev.status,
             "error": ev.error,
             "seconds": round(ev.seconds, 4),
@@ -433,8 +485,8 @@ class Evolution:
             "run_id": self.run_id,
             "seed": self.seed,
             "next_generation": self.generation,
-            "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness, "fidelity": ind.fidelity}
-                           for ind in self.population],
+            "population": [{"genome": ind.genome.to_dict(), "fitness": ind.fitness, "fidelity": ind.fidelity,
+                            **({"costs": list(ind.costs)} if ind.costs else {})} for ind in self.population],
             "rng_state": self.rng.bit_generator.state,
             "identity": self.identity,
             "evaluated_hashes": sorted(self.cache),
@@ -468,6 +520,8 @@ class Evolution:
             "early_stop": {"policy": self.rungs.policy, "rungs": list(self.rungs.epochs), "eta": self.rungs.eta}
             if self.rungs.active else {"policy": "none"},
             "best": self.best(),
+            **({"objectives": list(self.objectives), "max_params": self.ga.max_params, "front": self.pareto()}
+               if self.multi else {}),
             "generation_stats": self.generation_stats,
             "wall_seconds": round(seconds, 3),
             "worker_seconds": round(sum(r["seconds"] for r in self.cache.values()), 3),

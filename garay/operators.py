@@ -13,6 +13,7 @@ import numpy as np
 
 from garay.blueprint import Blueprint, redraw_param, sample_gene
 from garay.genome import ConvGene, Gene, Genome
+from garay.pareto import nsga2_order
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Individual:
     genome: Genome
     fitness: float | None = None
     fidelity: float = 1.0
+    costs: tuple[float, ...] = ()  # multi-objective (ga.objectives): parameters, latency; lower is better
 
     @property
     def evaluated(self) -> bool:
@@ -47,6 +49,23 @@ def select(population: Sequence[Individual], num_parents: int) -> list[Individua
         raise ValueError("select needs an evaluated population")
     ranked = sorted(population, key=lambda ind: ind.rank)
     return ranked[:num_parents]
+
+
+def pareto_order(population: Sequence[Individual]) -> list[Individual]:
+    """Best first by NSGA-II (garay.pareto): fitness against the costs. Only full, successful
+    trainings are feasible; the rest follow in `rank` order."""
+    points = [(float(ind.fitness or 0.0), *(-c for c in ind.costs)) for ind in population]
+    feasible = [ind.fidelity == 1.0 and len(ind.costs) > 0 for ind in population]
+    order = nsga2_order(points, feasible, [ind.genome.hash for ind in population],
+                        [ind.rank for ind in population])
+    return [population[i] for i in order]
+
+
+def select_pareto(population: Sequence[Individual], num_parents: int) -> list[Individual]:
+    """NSGA-II selection: the first `num_parents` of `pareto_order`."""
+    if any(not ind.evaluated for ind in population):
+        raise ValueError("select needs an evaluated population")
+    return pareto_order(population)[:num_parents]
 
 
 def _stable_partition(genes: Sequence[Gene]) -> tuple[Gene, ...]:

@@ -171,6 +171,12 @@ def run_report(run_dir: Path) -> str:
     curves = curves_table(history)
     if curves:
         parts.append(curves)
+    if (run_dir / "pareto.json").exists():  # a multi-objective run: its front
+        from garay.pareto_report import pareto_table, plot_pareto
+
+        front = json.loads((run_dir / "pareto.json").read_text())["front"]
+        parts.append(pareto_table(front))
+        plot_pareto(history, front, run_dir / "pareto.png", title=f"garay run {history[0]['run_id']}")
     plot_fitness(history, run_dir / "fitness.png", title=f"garay run {history[0]['run_id']}")
     if plot_curves(history, run_dir / "curves.png", title=f"garay run {history[0]['run_id']}"):
         parts.append(f"plots: {run_dir / 'fitness.png'}, {run_dir / 'curves.png'}")

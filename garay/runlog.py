@@ -17,6 +17,7 @@ BEST = "best.json"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint.json"
 RUNGS = "rungs.jsonl"  # a genome's result at each early-stopping rung it passed
+PARETO = "pareto.json"  # multi-objective runs (ga.objectives): the non-dominated evaluations
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -29,8 +29,8 @@ from garay.evaluation import evaluation_seed
 from garay.evolution import Evolution, _progress
 from garay.fidelity import continues
 from garay.genome import Genome
-from garay.operators import Individual, crossover, mutate
-from garay.runlog import BEST, CHECKPOINT, RUNGS
+from garay.operators import Individual, crossover, mutate, pareto_order
+from garay.runlog import CHECKPOINT, RUNGS
 from garay.workers import Result, Task
 
 
@@ -122,12 +122,12 @@ class SteadyStateEvolution(Evolution):
             bar.update(1)
             bar.set_postfix(best=f"{self.best()['fitness']:.3f}")
             if done % self.ga.population_size == 0:
-                self.runlog.write(BEST, self.best())
+                self.write_results()
             # After every finished genome: a resumed run breeds on from a recent generator
             # state, so it rarely draws again children it already has.
             self.runlog.write(CHECKPOINT, self.checkpoint())
         bar.close()
-        self.runlog.write(BEST, self.best())
+        self.write_results()
         self.runlog.write(CHECKPOINT, self.checkpoint())
         self.population = list(self.members)
         return self.summary(time.perf_counter() - start)
@@ -196,17 +196,22 @@ class SteadyStateEvolution(Evolution):
         return self._draw_valid(child, "child")
 
     def tournament(self) -> Individual:
-        """The fittest of `tournament_size` members drawn at random."""
+        """The fittest of `tournament_size` members drawn at random; with several
+        objectives, the one NSGA-II ranks first among the members (front, then crowding)."""
         members = list(self.members)
         size = min(self.ga.tournament_size, len(members))
         picks = self.rng.choice(len(members), size=size, replace=False)
+        if self.multi:
+            place = {id(ind): n for n, ind in enumerate(pareto_order(members))}
+            return min((members[i] for i in picks), key=lambda ind: place[id(ind)])
         # Ties break towards the lower hash, as in `select`.
         return min((members[i] for i in picks), key=lambda ind: ind.rank)
 
     def checkpoint(self) -> dict[str, Any]:
         state = super().checkpoint()
         state.update(mode=self.mode, births=self.births,
-                     population=[{"genome": i.genome.to_dict(), "fitness": i.fitness, "fidelity": i.fidelity}
+                     population=[{"genome": i.genome.to_dict(), "fitness": i.fitness, "fidelity": i.fidelity,
+                                  **({"costs": list(i.costs)} if i.costs else {})}
                                  for i in self.members])
         return state
 

@@ -57,6 +57,27 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct.item() / max(len(y), 1)
 
 
+@torch.no_grad()
+def latency_ms(model: nn.Module, x: torch.Tensor, repeats: int = 30) -> float:
+    """Median milliseconds to classify one example (a batch of one, eval mode) on the
+    model's device, after a warm-up. A deployment's latency, measured where the worker is
+    (other workers on the same machine make it noisier)."""
+    model.eval()
+    sample, cuda = x[:1], x.device.type == "cuda"
+    times = []
+    for n in range(repeats + 5):
+        if cuda:
+            torch.cuda.synchronize(x.device)
+        t0 = time.perf_counter()
+        model(sample)
+        if cuda:
+            torch.cuda.synchronize(x.device)
+        if n >= 5:
+            times.append(time.perf_counter() - t0)
+    model.train()
+    return 1000 * statistics.median(times)
+
+
 @dataclass
 class TrainingState:
     """One training paused after `epoch` epochs, to be continued later (early stopping's
@@ -119,9 +140,10 @@ def evaluate_genome(
     test = statistics.fmean(e.test_accuracy for e in runs)
     metrics = ((statistics.fmean(e.val_metric for e in runs), statistics.fmean(e.test_metric for e in runs))
                if settings.metric is not None else (None, None))
+    latency = statistics.median(e.latency_ms for e in runs) if runs[0].latency_ms is not None else None
     return Evaluation(statistics.fmean(e.fitness for e in runs), val, test, "ok", None, time.perf_counter() - start,
                       runs[0].params, runs[0].epochs, tuple(e.fitness for e in runs), mean_curve([e.curve for e in runs]),
-                      mean_curve([e.losses for e in runs]), *metrics), keep
+                      mean_curve([e.losses for e in runs]), *metrics, latency), keep
 
 
 def train_and_score(
@@ -213,6 +235,9 @@ def train_model(
             metric = plugins.cached(settings.metric)
             metrics = (float(metric(data.y_val.cpu().numpy(), predict(model, data.x_val).cpu().numpy())),
                        float(metric(data.y_test.cpu().numpy(), predict(model, data.x_test).cpu().numpy())))
-        return result("ok", None, val, test, metrics), model, paused
+        ev = result("ok", None, val, test, metrics)
+        if settings.latency and paused is None:
+            ev = replace(ev, latency_ms=latency_ms(model, data.x_val))
+        return ev, model, paused
     except Exception as exc:  # noqa: BLE001 - any failure of one genome must not end the run
         return result("failed", f"{type(exc).__name__}: {exc}"), None, None

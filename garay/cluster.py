@@ -151,7 +151,9 @@ def _wait_for_workers(evaluator: Any, cluster_cfg: Any, implicit_token: str | No
     import ray
 
     timeout, need = cluster_cfg.start_timeout_s, cluster_cfg.min_workers
-    started = evaluator.wait_started(timeout, need)
+    # A cluster that refuses every worker (the wrong auth mode) is told apart early; other
+    # start failures (runtime_env set-up, CUDA init) may pass, and are waited out.
+    started = evaluator.wait_started(timeout, need, stop_when_refused=implicit_token is not None)
     if not started and implicit_token and evaluator.gave_up:
         raise ConfigError(
             "cluster.address",

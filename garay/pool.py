@@ -109,8 +109,9 @@ class WorkerPool:
         # workers wait, pending, for GPU nodes (which is what asks an autoscaler for them).
         self.gpus_per_worker = gpus_per_worker if gpus > 0 or require_gpus else 0.0
         if not gpus:
-            log.info("the cluster has no GPU: %s", "workers wait for GPU nodes (cluster.require_gpus=true)"
-                     if require_gpus else "workers train on CPUs (cluster.require_gpus=true waits for GPUs instead)")
+            log.warning("the cluster has no GPU: %s", "workers wait for GPU nodes (cluster.require_gpus=true)"
+                        if require_gpus else "workers train on CPUs, also on GPU nodes that join later "
+                                             "(cluster.require_gpus=true waits for GPUs instead)")
         self.cpus_per_worker = cpus_per_worker
         self.require_gpus = require_gpus
         self.elastic = num_workers is None
@@ -266,14 +267,21 @@ class WorkerPool:
         """Slot i's worker finished its task and lives: idle again."""
         self.idle.append(i)
 
-    def wait_started(self, timeout_s: float | None, min_workers: int | None = None) -> int:
-        """Wait until every slot has started (or `min_workers` have, when given), every slot
-        has given up, or `timeout_s` has passed (None: no limit); return how many are live."""
+    def wait_started(self, timeout_s: float | None, min_workers: int | None = None, *,
+                     stop_when_refused: bool = False) -> int:
+        """Wait until every slot has started (or `min_workers` have, when given: a pool that
+        follows the cluster waits for nodes to join), or `timeout_s` has passed (None: no
+        limit); with `stop_when_refused`, also when every slot has failed to start
+        MAX_START_FAILURES times in a row (`gave_up`). Return how many are live."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while self.starting or self.backing_off:
-            if min_workers is not None and self.live >= min_workers:
-                break
-            if self.gave_up:
+
+        def waiting() -> bool:
+            if min_workers is not None:
+                return self.live < min_workers
+            return bool(self.starting or self.backing_off)
+
+        while waiting():
+            if stop_when_refused and self.gave_up:
                 break
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -284,7 +292,7 @@ class WorkerPool:
                 for ref in ready:
                     self.on_ready(ref)
             else:
-                time.sleep(min(step, 0.2))  # every slot in backoff
+                time.sleep(min(step, 0.2))  # every slot in backoff, or waiting for the cluster to grow
             self.tick()
         return self.live
 

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from omegaconf import DictConfig, OmegaConf
 
 from garay.config import ConfigError
-from garay.runlog import RunLog
+from garay.runlog import RUNGS, RunLog
 
 
 def run_identity(cfg: DictConfig) -> dict[str, Any]:
@@ -23,7 +23,8 @@ def check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
     """The checkpoint to continue from (None: start afresh). Refuses to mix two runs in
     one directory, or to continue a run with different settings (ga.mode among them: the
     identity holds the whole ga group)."""
-    has_history = runlog.history_path.exists() and runlog.history_path.stat().st_size > 0
+    # Results of a run: finished genomes, or (killed before any finished) rung results.
+    has_history = any(p.exists() and p.stat().st_size > 0 for p in (runlog.history_path, runlog.dir / RUNGS))
     if not cfg.resume:
         if has_history:
             raise ConfigError("resume", f"{runlog.dir} already holds a run; pass resume=true to continue it, "

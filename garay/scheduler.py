@@ -109,10 +109,11 @@ class RayEvaluator:
     def worker_seconds(self) -> float:
         return self.pool.worker_seconds()
 
-    def wait_started(self, timeout_s: float | None, min_workers: int | None = None) -> int:
+    def wait_started(self, timeout_s: float | None, min_workers: int | None = None, *,
+                     stop_when_refused: bool = False) -> int:
         """Wait for the workers to start (see WorkerPool.wait_started); how many are live.
         Late ones join as they start; tasks go only to started workers."""
-        return self.pool.wait_started(timeout_s, min_workers)
+        return self.pool.wait_started(timeout_s, min_workers, stop_when_refused=stop_when_refused)
 
     def wait_ready(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
         """Block until every worker has started; return where each one landed."""
@@ -123,6 +124,8 @@ class RayEvaluator:
     # --- tasks ----------------------------------------------------------------------
 
     def submit(self, task: Task) -> None:
+        if not self._in_flight and not self._queue:
+            self._waiting_since = time.monotonic()  # the stall clock starts with work to do
         self._queue.append((task, 1))
         self._dispatch()
 
@@ -133,8 +136,10 @@ class RayEvaluator:
             ref, state = self.pool.slots[slot].actor.evaluate.options(num_returns=2).remote(task)
             self._in_flight[ref] = _Flight(slot, task, attempt, time.monotonic(), state)
 
-    def next_result(self) -> Result:
-        """The next task to finish, whichever it is; meanwhile the pool follows the cluster."""
+    def next_result(self, *, return_when_idle: bool = False) -> Result | None:
+        """The next task to finish, whichever it is; meanwhile the pool follows the cluster.
+        With `return_when_idle`, None as soon as a worker that just started finds nothing
+        queued (a node joined: the async driver breeds work for it at once)."""
         ray = self._ray
         while True:
             if not self._in_flight and not self._queue:
@@ -155,6 +160,8 @@ class RayEvaluator:
             ref = ready[0]
             if ref in self.pool.starting:
                 self.pool.on_ready(ref)
+                if return_when_idle and self.pool.idle and not self._queue:
+                    return None
                 continue
             flight = self._in_flight.pop(ref)
             try:
@@ -167,13 +174,12 @@ class RayEvaluator:
                     return failed
                 continue
             except ray.exceptions.RayTaskError as exc:  # raised in the actor outside the trainer
-                self.pool.release(flight.slot)  # the actor lives on
-                self._dispatch()
-                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                last = (str(cause).strip().splitlines() or [""])[-1]
-                error = f"{type(cause).__name__} in the worker: {last}"[:500]
-                return Result(replace(flight.task, state=None), Evaluation.unfinished("failed", error),
-                              worker=self.pool.slots[flight.slot].name, attempts=flight.attempt)
+                return self._on_task_error(flight, exc)
+            except ray.exceptions.RayError as exc:  # any other failure of Ray's: never lose the task
+                failed = self._on_worker_lost(flight, exc)
+                if failed is not None:
+                    return failed
+                continue
             self.pool.release(flight.slot)
             self._dispatch()
             self._waiting_since = time.monotonic()
@@ -182,6 +188,17 @@ class RayEvaluator:
             paused = (result.evaluation.status == "ok" and flight.task.epochs is not None
                       and flight.task.epochs < self._settings.epochs)
             return replace(result, attempts=flight.attempt, state=flight.state if paused else None)
+
+    def _on_task_error(self, flight: _Flight, exc: Exception) -> Result:
+        """An exception raised in the actor outside the trainer: that genome fails; the
+        actor lives on."""
+        self.pool.release(flight.slot)
+        self._dispatch()
+        cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+        last = (str(cause).strip().splitlines() or [""])[-1]
+        error = f"{type(cause).__name__} in the worker: {last}"[:500]
+        return Result(replace(flight.task, state=None), Evaluation.unfinished("failed", error),
+                      worker=self.pool.slots[flight.slot].name, attempts=flight.attempt)
 
     def _on_worker_lost(self, flight: _Flight, exc: Exception) -> Result | None:
         """Replace the worker; re-queue its task at the front, or fail it after max_retries."""

@@ -110,7 +110,9 @@ class SteadyStateEvolution(Evolution):
                                            birth=birth, epochs=first))
             if not in_flight:
                 break
-            result = self.evaluator.next_result()
+            result = self.evaluator.next_result(return_when_idle=True)
+            if result is None:  # a worker joined: breed work for it now, not after the next result
+                continue
             record, follow = self.advance(result)
             if follow is not None:
                 in_flight[record["hash"]] = follow.epochs

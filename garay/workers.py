@@ -56,7 +56,10 @@ class Evaluator(Protocol):
 
     def submit(self, task: Task) -> None: ...
 
-    def next_result(self) -> Result: ...
+    def next_result(self, *, return_when_idle: bool = False) -> Result | None:
+        """The next result; None only with `return_when_idle`, when a worker that just
+        joined finds nothing to do (evaluators whose workers never join return results only)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -133,7 +136,7 @@ class InProcessEvaluator:
     def submit(self, task: Task) -> None:
         self._queue.append(task)
 
-    def next_result(self) -> Result:
+    def next_result(self, *, return_when_idle: bool = False) -> Result:
         task = self._queue.popleft()
         evaluation, state = run_task(self._trainer, task)
         return Result(replace(task, state=None), evaluation, worker=f"inprocess@{socket.gethostname()}", state=state)

@@ -135,3 +135,19 @@ def test_require_gpus_refuses_a_worker_whose_torch_sees_no_cuda(cluster):
         ev.wait_started(120)
     assert err.value.key == "cluster.require_gpus" and "no CUDA device" in str(err.value)
     ev.close()
+
+
+def test_min_workers_waits_for_nodes_to_join_an_elastic_pool(cluster):
+    c, _ = cluster({"num_cpus": 1})
+    ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(0.01))  # one slot: what the head holds
+    c.add_node(num_cpus=1)  # a node joins before the pool has looked again
+    live = ev.wait_started(300, min_workers=2)  # waits for the pool to grow onto it (a bound, not a timing)
+    assert live == 2 and ev.slots == 2
+    ev.close()
+
+
+def test_a_fresh_run_refuses_a_directory_with_rung_results_only(make_cfg, tmp_path):
+    (tmp_path / "rungs.jsonl").write_text('{"hash": "x", "epochs": 1}\n')  # killed before any genome finished
+    with pytest.raises(ConfigError) as err:
+        run(make_cfg("cluster.backend=inprocess"), run_dir=tmp_path)
+    assert err.value.key == "resume"

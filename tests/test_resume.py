@@ -231,7 +231,7 @@ class _Workers:
     def submit(self, task):
         self.queue.append(task)
 
-    def next_result(self):
+    def next_result(self, **_: object):
         if self.waiting is not None:
             self.waiting()
         task = self.queue.pop()

@@ -49,7 +49,7 @@ def main() -> None:
     with timed("plain PyTorch loop (1 thread)", t):
         plain_loop(genomes, data, settings)
     with timed("Ray start-up", t):
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         ev = RayEvaluator(data, settings, num_workers=1, cpus_per_worker=1)
         ev.wait_ready()
     with timed("garay, 1 Ray worker", t):

@@ -16,7 +16,7 @@ from garay.workers import Task, evaluate_all
 def main() -> None:
     data, settings, genomes = real_workload(16, seed=1)
     tasks = [Task(f"t{i}", g, i, 0) for i, g in enumerate(genomes)]
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     t: dict[str, float] = {}
     for workers in (1, 2):
         ev = RayEvaluator(data, settings, num_workers=workers)

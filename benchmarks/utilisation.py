@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     data = make_synthetic(examples_per_class=4)
     ga = GASettings(population_size=args.population, generations=args.generations, num_parents=4)
-    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     print(f"{args.workers} workers, budget {ga.budget} evaluations, {args.seconds_per_layer} s per layer")
     out = {}
     for cls in (Evolution, SteadyStateEvolution):

@@ -98,7 +98,9 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
             modules = [*_code_runtime_env()["py_modules"], *modules]
     if modules:
         kwargs["runtime_env"] = {"py_modules": modules}
-    ray.init(address=address, **kwargs)
+    # Null: a new local instance, as the contract says, never a `ray start` cluster or one
+    # that RAY_ADDRESS names (joining is cluster.address=auto).
+    ray.init(address="local" if address is None else address, **kwargs)
     _protect_token_file()
     log.info("Ray resources: %s", ray.cluster_resources())
     keep = _in_multirun()

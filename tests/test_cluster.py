@@ -113,9 +113,11 @@ def test_a_run_begins_with_the_workers_that_start_and_the_rest_join_later(ray_lo
 def test_hard_timeout_restarts_the_worker(ray_local):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=SleepTrainer(30.0), hard_timeout_s=2.0)
     ev.wait_ready(60)
-    start = time.monotonic()
     [result] = drain(ev, tasks(1))
-    assert result.evaluation.status == "timeout" and time.monotonic() - start < 20
+    # The trainer sleeps 30 s and would end `ok`: `timeout` is the hard limit at work
+    # (how soon it fires on a loaded machine is not the contract).
+    assert result.evaluation.status == "timeout" and "no result within 2 s" in result.evaluation.error
+    assert ev.restarts >= 1  # its worker was replaced
     ev.close()
 
 

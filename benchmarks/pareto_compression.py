@@ -1,0 +1,169 @@
+"""How much smaller a network the multi-objective search finds for the same accuracy.
+
+Two sweeps over the same seeds, alike but for `ga.objectives`:
+
+    garay -m $DATA 'seed=range(0,5)' 'ga.objectives=[fitness]'        hydra.sweep.dir=SO
+    garay -m $DATA 'seed=range(0,5)' 'ga.objectives=[fitness,params]' hydra.sweep.dir=MO
+    python benchmarks/pareto_compression.py SO MO [--tolerance 0.01] [--figure docs/pareto_fsdd.png]
+
+Per seed, against the single-objective run's best genome (test accuracy t*, fitness f*,
+parameters p*):
+
+- by test: the smallest network on the multi-objective front whose recorded test accuracy
+  is within `tolerance` of t*, and the compression factor p* / its parameters (the issue's
+  yardstick; it peeks at the test set to choose);
+- by validation: the smallest front network whose fitness is within `tolerance` of f*
+  (a choice made without the test set), its test accuracy and compression;
+- the baseline: the smallest network the single-objective run itself evaluated whose test
+  accuracy is within `tolerance` of t* (does the second objective find what fitness alone
+  already had?).
+
+Compression factors are summarised by their geometric mean with a bootstrap 95% interval
+over seeds; accuracies by the mean. Rows go to MO/pareto_compression.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from garay.anytime import bootstrap_mean
+
+
+def load_runs(sweep_dir: Path) -> dict[int, Path]:
+    """The sweep's run directories by seed."""
+    runs = {}
+    for summary in sorted(sweep_dir.glob("*/summary.json")):
+        runs[int(json.loads(summary.read_text())["config"]["seed"])] = summary.parent
+    if not runs:
+        raise SystemExit(f"no finished runs (*/summary.json) under {sweep_dir}")
+    return runs
+
+
+def history(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "history.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("status") == "ok"]
+
+
+def smallest(records: list[dict[str, Any]], key: str, floor: float) -> Optional[dict[str, Any]]:
+    """The record with the fewest parameters whose `key` is at least `floor` (None if none)."""
+    ok = [r for r in records if r[key] >= floor]
+    return min(ok, key=lambda r: (r["params"], -r[key])) if ok else None
+
+
+def compare_seed(so_dir: Path, mo_dir: Path, tolerance: float) -> dict[str, Any]:
+    """One seed's figures (see the module's docstring)."""
+    so_best = json.loads((so_dir / "best.json").read_text())
+    so_hist = history(so_dir)
+    best = next(r for r in so_hist if r["hash"] == so_best["hash"])
+    front = json.loads((mo_dir / "pareto.json").read_text())["front"]
+    mo_best = json.loads((mo_dir / "best.json").read_text())
+    by_test = smallest(front, "test_accuracy", best["test_accuracy"] - tolerance)
+    by_val = smallest(front, "fitness", best["fitness"] - tolerance)
+    in_so = smallest(so_hist, "test_accuracy", best["test_accuracy"] - tolerance)
+    row: dict[str, Any] = {
+        "so_best_params": best["params"], "so_best_fitness": best["fitness"], "so_best_test": best["test_accuracy"],
+        "mo_best_test": mo_best["test_accuracy"], "front_size": len(front),
+        "mo_evaluations": len(history(mo_dir)), "so_evaluations": len(so_hist),
+    }
+    for name, pick in (("by_test", by_test), ("by_val", by_val), ("so_history", in_so)):
+        row[f"{name}_params"] = pick["params"] if pick else None
+        row[f"{name}_test"] = pick["test_accuracy"] if pick else None
+        row[f"{name}_compression"] = best["params"] / pick["params"] if pick else None
+    return row
+
+
+def geometric(values: list[float]) -> str:
+    if not values:
+        return "none"
+    mean, lo, hi = bootstrap_mean([math.log(v) for v in values])
+    return f"{math.exp(mean):.2f}x [{math.exp(lo):.2f}, {math.exp(hi):.2f}] (n={len(values)})"
+
+
+def arithmetic(values: list[float]) -> str:
+    if not values:
+        return "none"
+    mean, lo, hi = bootstrap_mean(values)
+    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def plot(rows: list[dict[str, Any]], so: dict[int, Path], mo: dict[int, Path], path: Path) -> None:
+    """Left: validation fitness against parameters, every multi-objective evaluation in
+    grey, each seed's front in its colour, each single-objective best as a star. Right:
+    the fronts' test accuracy against parameters, the same stars at their test accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    for i, row in enumerate(rows):
+        seed, colour = row["seed"], f"C{i % 10}"
+        done = history(mo[seed])
+        front = sorted(json.loads((mo[seed] / "pareto.json").read_text())["front"], key=lambda r: r["params"])
+        axes[0].scatter([h["params"] for h in done], [h["fitness"] for h in done], s=6, color="0.75",
+                        label="every evaluation" if i == 0 else None)
+        for ax, key, star in ((axes[0], "fitness", row["so_best_fitness"]), (axes[1], "test_accuracy", row["so_best_test"])):
+            ax.step([r["params"] for r in front], [r[key] for r in front], where="post", color=colour, lw=1,
+                    marker="o", ms=3, label=f"seed {seed} front" if key == "fitness" else None)
+            ax.scatter([row["so_best_params"]], [star], marker="*", s=120, color=colour, edgecolor="k", zorder=4,
+                       label="fitness-only best" if key == "fitness" and i == 0 else None)
+    axes[0].set_ylabel("validation fitness")
+    axes[1].set_ylabel("test accuracy")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("fitness and size (ga.objectives=[fitness,params]) against fitness alone (stars)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("single_objective", type=Path, help="sweep directory of the ga.objectives=[fitness] runs")
+    ap.add_argument("multi_objective", type=Path, help="sweep directory of the ga.objectives=[fitness,params] runs")
+    ap.add_argument("--tolerance", type=float, default=0.01, help="accuracy within which a network counts as as good")
+    ap.add_argument("--figure", type=Path, default=None, help="where to draw the fronts (default: MO/pareto_fronts.png)")
+    args = ap.parse_args()
+    so, mo = load_runs(args.single_objective), load_runs(args.multi_objective)
+    seeds = sorted(set(so) & set(mo))
+    if not seeds:
+        raise SystemExit(f"no seed has finished in both sweeps (single: {sorted(so)}, multi: {sorted(mo)})")
+    rows = [{"seed": s, **compare_seed(so[s], mo[s], args.tolerance)} for s in seeds]
+
+    print(f"{len(seeds)} seeds {seeds}, tolerance {args.tolerance}")
+    cols = ["seed", "so_best_params", "so_best_test", "mo_best_test", "front_size", "by_test_params",
+            "by_test_test", "by_test_compression", "by_val_params", "by_val_test", "by_val_compression",
+            "so_history_params", "so_history_compression"]
+    print("  ".join(cols))
+    for r in rows:
+        print("  ".join("-" if r[c] is None else f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols))
+    found = lambda name: [r[f"{name}_compression"] for r in rows if r[f"{name}_compression"] is not None]  # noqa: E731
+    print(f"fitness-only best: test {arithmetic([r['so_best_test'] for r in rows])}, "
+          f"params geometric mean {math.exp(np.mean([math.log(r['so_best_params']) for r in rows])):,.0f}")
+    print(f"multi-objective most accurate: test {arithmetic([r['mo_best_test'] for r in rows])}")
+    print(f"compression, front, within {args.tolerance} test accuracy: {geometric(found('by_test'))}")
+    print(f"compression, front, within {args.tolerance} validation fitness: {geometric(found('by_val'))}; "
+          f"their test {arithmetic([r['by_val_test'] for r in rows if r['by_val_test'] is not None])}")
+    print(f"compression, fitness-only run's own history, within {args.tolerance} test: {geometric(found('so_history'))}")
+
+    out = args.multi_objective / "pareto_compression.csv"
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    figure = args.figure or args.multi_objective / "pareto_fronts.png"
+    plot(rows, so, mo, figure)
+    print(f"rows: {out}\nfigure: {figure}")
+
+
+if __name__ == "__main__":
+    main()

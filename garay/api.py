@@ -173,7 +173,8 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     checkpoint = check_resumable(cfg, runlog)
     started = time.perf_counter()
     rounds = fitness_rounds(cfg)
-    dataset = load_dataset(cfg.data, rounds)
+    log.info("preparing data: data=%s", cfg.data.name)
+    dataset = load_dataset(cfg.data, rounds, progress=cfg.progress)
     log.info("data %s: %s, input shape %s, %d classes; fitness: %d validation round(s) x %d training(s)",
              dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, rounds, cfg.fitness.repeats)
     settings = TrainSettings.from_config(cfg)

@@ -129,12 +129,15 @@ class DataConfig:
     n_mfcc: int = 20  # features=mfcc: coefficients per frame (<= n_mels)
     n_fft: int = 256  # FFT size (samples) of logmel and mfcc
     hop_length: int = 128  # samples between frames: frames = 1 + samples // hop_length
-    split: str = "random"  # random | official (fsdd takes, npz `split`) | speaker
+    split: str = "random"  # random | official (fsdd takes, npz `split`, folder lists) | speaker | hash (by speaker)
     test_speakers: list[str] = field(default_factory=list)  # split=speaker: held-out test speakers
     val_speakers: list[str] = field(default_factory=list)  # split=speaker; empty: drawn from the rest
     cache_dir: Optional[str] = None  # feature cache; null: $XDG_CACHE_HOME/garay or ~/.cache/garay
     skip_bad: bool = False  # skip unreadable or misnamed files with a warning instead of stopping
     loader: Optional[Any] = None  # your loader(data_cfg) -> arrays like data=npz's (garay.plugins)
+    speaker_pattern: Optional[str] = None  # data=folder: regex over file names with (?P<speaker>...), or speech_commands
+    exclude: list[str] = field(default_factory=list)  # data=folder: class folders left out (globs)
+    workers: Optional[int] = None  # processes decoding and featurising (and generating); null: every core
 
 
 @dataclass
@@ -301,11 +304,20 @@ def validate(cfg: Any) -> None:
         "data.test_fraction",
         f"data.val_fraction + data.test_fraction must be < 1, got {data.val_fraction + data.test_fraction}",
     )
-    splits = {"synthetic": ("random",), "folder": ("random",), "fsdd": ("official", "speaker", "random"),
-              "npz": ("official", "speaker", "random")}.get(data.name, ("random",))
+    splits = {"synthetic": ("random",), "folder": ("random", "speaker", "hash", "official"),
+              "fsdd": ("official", "speaker", "random", "hash"),
+              "npz": ("official", "speaker", "random", "hash")}.get(data.name, ("random",))
     if data.loader is not None:  # your arrays, split as data=npz splits them
-        splits = ("official", "speaker", "random")
+        splits = ("official", "speaker", "random", "hash")
     _check(data.split in splits, "data.split", f"must be one of {', '.join(splits)} for data={data.name}; got {data.split!r}")
+    if data.speaker_pattern is not None:
+        from garay.data.folder import speaker_regex
+
+        speaker_regex(data.speaker_pattern)  # a ConfigError naming the key, before anything runs
+    _check(data.workers is None or data.workers >= 1, "data.workers", f"must be >= 1 or null (every core), got {data.workers}")
+    _check(data.name != "folder" or data.loader is not None or data.split not in ("speaker", "hash")
+           or data.speaker_pattern is not None, "data.speaker_pattern",
+           f"is needed for data.split={data.split} with data=folder (a regex with (?P<speaker>...), or speech_commands)")
     if data.split == "speaker":
         _check(len(data.test_speakers) > 0, "data.test_speakers", "must name at least one speaker for data.split=speaker")
         both = sorted(set(data.test_speakers) & set(data.val_speakers))

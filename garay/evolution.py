@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-import sys
 import time
 from dataclasses import replace
 from typing import Any, Callable
@@ -21,6 +20,7 @@ from garay.fitting import Room, repair, sample_fitting_genome
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select, select_pareto
 from garay.pareto import non_dominated_sort
+from garay.progress import progress_bar
 from garay.runlog import BEST, CHECKPOINT, PARETO, RUNGS, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all
@@ -306,7 +306,7 @@ class Evolution:
                 self.duplicates += 1  # bred again: its fitness is known (or coming) already
                 continue
             cohort[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
-        bar = _progress(len(cohort), f"gen {generation}", self.progress)
+        bar = progress_bar(len(cohort), f"gen {generation}", self.progress)
         if self.rungs.active:
             self.halve(list(cohort.values()), generation, bar)
         else:
@@ -542,19 +542,3 @@ class Evolution:
         else:
             available = now - self._worker_seconds_before
         return round(self.busy_seconds / max(available, 1e-9), 4)
-
-
-class _NullBar:
-    def update(self, n: int = 1) -> None: ...
-
-    def set_postfix(self, **kw: Any) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def _progress(total: int | None, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return _NullBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="eval", file=sys.stderr, leave=True, dynamic_ncols=True)

@@ -16,7 +16,9 @@ from garay.runlog import RUNGS, RunLog
 def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """The settings that decide a run's results: a resumed run must match them."""
     keep = ("seed", "blueprint", "ga", "train", "data", "fitness")
-    return {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in keep}
+    identity = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in keep}
+    identity["data"].pop("workers", None)  # how many processes prepared the data changes nothing in it
+    return identity
 
 
 def check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
@@ -37,6 +39,8 @@ def check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
         return None
     before, now = flatten(checkpoint.get("identity", {})), flatten(run_identity(cfg))
     for key in sorted(set(before) | set(now)):
+        if key not in before and now[key] in (None, [], {}):
+            continue  # a setting added to garay since that run, at its empty default
         if before.get(key) != now.get(key):
             raise ConfigError(key, f"was {before.get(key)!r} in the run being resumed, now {now.get(key)!r}")
     return checkpoint

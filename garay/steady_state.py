@@ -26,7 +26,8 @@ from dataclasses import replace
 from typing import Any
 
 from garay.evaluation import evaluation_seed
-from garay.evolution import Evolution, _progress
+from garay.evolution import Evolution
+from garay.progress import progress_bar
 from garay.fidelity import continues
 from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, pareto_order
@@ -78,7 +79,7 @@ class SteadyStateEvolution(Evolution):
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         in_flight = self.in_flight
-        bar = _progress(self.ga.budget if self.ga.budget_epochs is None else None, "async", self.progress)
+        bar = progress_bar(self.ga.budget if self.ga.budget_epochs is None else None, "async", self.progress)
         bar.update(len(self.cache))  # finished before a resume
         # Before any evaluation: a run killed before its first result still leaves its
         # settings (and its generator's state) for resume to check against.

@@ -238,7 +238,7 @@ def test_cli_exits_2_with_one_line_for_a_corrupt_file(tmp_path):
     overrides, path = _bad_root("corrupt", tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "garay.cli", *overrides, f"data.cache_dir={tmp_path / 'c'}",
-         f"hydra.run.dir={tmp_path / 'run'}"],
+         f"hydra.run.dir={tmp_path / 'run'}", "progress=false"],  # stderr: the error line alone
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert proc.returncode == 2
@@ -250,7 +250,8 @@ def test_cli_exits_2_with_one_line_for_a_corrupt_file(tmp_path):
 @pytest.mark.parametrize(
     "overrides, key",
     [
-        (["data=folder", "data.root=/x", "data.split=speaker"], "data.split"),
+        (["data=folder", "data.root=/x", "data.split=speaker"], "data.speaker_pattern"),
+        (["data=synthetic", "data.split=hash"], "data.split"),
         (["data=fsdd", "data.root=/x", "data.split=speaker"], "data.test_speakers"),
         (["data=fsdd", "data.root=/x", "data.split=speaker", "data.test_speakers=[a]", "data.val_speakers=[a]"],
          "data.val_speakers"),

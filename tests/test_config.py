@@ -72,7 +72,8 @@ def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "garay.cli", "ga.conv_chance=1.0",
          "blueprint.kernel_sizes=[31]", "blueprint.paddings=[0]", "blueprint.pool_sizes=[3]",
-         "blueprint.strides=[2]", "ga.max_redraws=5", "data.examples_per_class=20", f"hydra.run.dir={tmp_path}"],
+         "blueprint.strides=[2]", "ga.max_redraws=5", "data.examples_per_class=20", f"hydra.run.dir={tmp_path}",
+         "progress=false"],  # stderr: the error line alone
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -84,7 +85,7 @@ def test_blueprint_that_cannot_fit_the_input_is_one_line_exit_2(tmp_path):
 @pytest.mark.parametrize("override, line", [
     ("ga.population_size=many", "garay: error: ga.population_size: Value 'many' of type 'str' could not be converted"),
     ("ga.popsize=3", "garay: error: ga.popsize: Key 'popsize' not in 'GAConfig'"),
-    ("data=nope", "garay: error: data: no option 'nope'; available: folder, fsdd, npz, synthetic"),
+    ("data=nope", "garay: error: data: no option 'nope'; available: folder, fsdd, npz, speech_commands, synthetic"),
     ("ga.mutation_rate=0.1,abc", "garay: error: ga.mutation_rate: Value 'abc' of type 'str' could not be converted"),
 ])
 def test_type_and_unknown_key_errors_are_one_line_exit_2(override, line, tmp_path):

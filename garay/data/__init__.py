@@ -10,9 +10,10 @@ from garay.config import ConfigError
 from garay.data.dataset import Dataset
 
 
-def load_dataset(cfg: Any, rounds: int = 1) -> Dataset:
+def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
     """The dataset the `data` config group describes, standardised, split three ways, with
-    `rounds` validation rounds (fitness.rounds; garay.data.splits.validation_rounds).
+    `rounds` validation rounds (fitness.rounds; garay.data.splits.validation_rounds),
+    prepared on `data.workers` processes with a progress bar when `progress`.
 
     Raises ConfigError (DataError for bad files) naming the key or path, before training."""
     if cfg.get("loader") is not None:
@@ -34,12 +35,14 @@ def load_dataset(cfg: Any, rounds: int = 1) -> Dataset:
             val_fraction=cfg.val_fraction,
             test_fraction=cfg.test_fraction,
             rounds=rounds,
+            workers=cfg.get("workers"),
+            progress=progress,
         )
     # Imported here so that the synthetic default never pays for the audio stack's imports.
     if cfg.name in ("fsdd", "folder"):
         from garay.data.loaders import load_audio
 
-        return load_audio(cfg, rounds)
+        return load_audio(cfg, rounds, progress=progress)
     if cfg.name == "npz":
         from garay.data.npz import load_npz
 

@@ -34,12 +34,14 @@ def content_hash(data: bytes) -> str:
 class FeatureCache:
     """Features of files with the same settings (`settings_key`) under `root`."""
 
-    def __init__(self, root: Path | str | None, settings_key: str):
+    def __init__(self, root: Path | str | None, settings_key: str, *, warn: bool = True):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.settings_key = settings_key
         self.folder = self.root / "features" / settings_key
         self.hits = 0
         self.misses = 0
-        self._writable = True
+        self.warn = warn  # False in worker processes: they report `unwritable` and the driver warns once
+        self.unwritable: str | None = None  # why the cache could not be written, once it could not
 
     def path(self, digest: str) -> Path:
         # Two-character sub-folders keep any one folder small for large corpora.
@@ -61,7 +63,7 @@ class FeatureCache:
 
     def put(self, digest: str, features: np.ndarray) -> None:
         """Store features atomically. A cache that cannot be written is only a warning."""
-        if not self._writable:
+        if self.unwritable is not None:
             return
         target = self.path(digest)
         try:
@@ -76,5 +78,9 @@ class FeatureCache:
                 raise
         except OSError as exc:
             # Caching is an optimisation: carry on without it rather than fail the run.
-            log.warning("feature cache %s is not writable (%s); continuing without caching", self.root, exc)
-            self._writable = False
+            self.unwritable = str(exc)
+            if self.warn:
+                self.warn_unwritable()
+
+    def warn_unwritable(self) -> None:
+        log.warning("feature cache %s is not writable (%s); continuing without caching", self.root, self.unwritable)

@@ -18,3 +18,4 @@ class DataError(ConfigError):
         first_line = str(message).strip().splitlines()[0] if str(message).strip() else "bad input"
         super().__init__(key, f"{path}: {first_line}")
         self.path = str(path)
+        self.detail = first_line  # the message without the path (to rebuild it in another process)

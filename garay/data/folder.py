@@ -1,14 +1,41 @@
-"""Folder-per-class layout: `root/{class}/**/{any audio file}`."""
+"""Folder-per-class layout: `root/{class}/**/{any audio file}`, optionally with speakers
+named in the file names (`data.speaker_pattern`)."""
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import re
 from pathlib import Path
+from typing import Optional, Sequence
 
+from garay.config import ConfigError
 from garay.data.errors import DataError
 from garay.data.wav import BadFiles, Recording
 
 log = logging.getLogger(__name__)
+
+# data.speaker_pattern presets. Google Speech Commands: {word}/{speaker}_nohash_{n}.wav,
+# the speaker an 8-hex-digit id.
+SPEAKER_PATTERNS = {
+    "speech_commands": r"^(?P<speaker>[0-9a-fA-F]+)_nohash_(?P<take>\d+)\.wav$",
+}
+
+
+def speaker_regex(pattern: Optional[str]) -> Optional[re.Pattern[str]]:
+    """`data.speaker_pattern` compiled (a preset's name or a regex over the file name with
+    a named group `speaker`, optionally `take`), or None. ConfigError names the key."""
+    if pattern is None:
+        return None
+    text = SPEAKER_PATTERNS.get(pattern, pattern)
+    try:
+        regex = re.compile(text)
+    except re.error as exc:
+        raise ConfigError("data.speaker_pattern", f"is not a regular expression ({exc}): {pattern!r}") from None
+    if "speaker" not in regex.groupindex:
+        raise ConfigError("data.speaker_pattern", f"needs a named group (?P<speaker>...); got {pattern!r} "
+                                                  f"(presets: {', '.join(SPEAKER_PATTERNS)})")
+    return regex
 
 
 def _visible(path: Path, root: Path) -> bool:
@@ -16,11 +43,19 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def list_folder(root: Path, bad: BadFiles) -> list[Recording]:
+def list_folder(root: Path, bad: BadFiles, *, speaker_pattern: Optional[str] = None,
+                exclude: Sequence[str] = ()) -> list[Recording]:
     """Every file under each class sub-folder of `root` (recursively), labelled with the
-    sub-folder's name. Every visible file is taken for audio: one that does not decode is a
-    bad file later. An empty class folder is an error (skipped with data.skip_bad)."""
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root))
+    sub-folder's name; sub-folders matching a glob in `exclude` are left out. Every
+    visible file is taken for audio: one that does not decode is a bad file later. An
+    empty class folder is an error (skipped with data.skip_bad). With `speaker_pattern`,
+    each file's speaker (and take) come from its name; a name that does not match is a
+    bad file."""
+    regex = speaker_regex(speaker_pattern)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root))
+    class_dirs = [p for p in folders if not any(fnmatch.fnmatchcase(p.name, g) for g in exclude)]
+    if len(class_dirs) < len(folders):
+        log.info("data.exclude: leaving out %s", ", ".join(p.name for p in folders if p not in class_dirs))
     if not class_dirs:
         raise DataError(root, "has no class sub-folders (data=folder expects one sub-folder per class)")
     loose = [p.name for p in root.iterdir() if p.is_file() and _visible(p, root)]
@@ -31,5 +66,34 @@ def list_folder(root: Path, bad: BadFiles) -> list[Recording]:
         files = sorted(p for p in class_dir.rglob("*") if p.is_file() and _visible(p, root))
         if not files:
             bad.report(DataError(class_dir, "class folder is empty"))
-        recordings.extend(Recording(path, class_dir.name) for path in files)
+        for path in files:
+            if regex is None:
+                recordings.append(Recording(path, class_dir.name))
+                continue
+            match = regex.match(path.name)
+            if match is None:
+                bad.report(DataError(path, f"file name does not match data.speaker_pattern {regex.pattern!r}"))
+                continue
+            take = match.groupdict().get("take")
+            recordings.append(Recording(path, class_dir.name, match["speaker"],
+                                        int(take) if take and take.isdigit() else None))
     return recordings
+
+
+def official_lists(root: Path, recordings: Sequence[Recording]) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test) from Speech Commands' own lists, `validation_list.txt`
+    and `testing_list.txt` in `root` (paths relative to it, one per line); every other
+    file is training. DataError names the missing list."""
+    held = []
+    for name in ("validation_list.txt", "testing_list.txt"):
+        path = root / name
+        if not path.is_file():
+            raise DataError(path, "is missing: data=folder with data.split=official reads the corpus's "
+                                  "validation_list.txt and testing_list.txt (else use data.split=hash)",
+                            key="data.split")
+        held.append({line.strip() for line in path.read_text().splitlines() if line.strip()})
+    parts: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for i, rec in enumerate(recordings):
+        rel = rec.path.relative_to(root).as_posix()
+        parts[1 if rel in held[0] else 2 if rel in held[1] else 0].append(i)
+    return parts

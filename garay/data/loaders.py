@@ -13,7 +13,7 @@ from garay.data.cache import FeatureCache
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
-from garay.data.folder import list_folder
+from garay.data.folder import list_folder, official_lists
 from garay.data.fsdd import list_fsdd, official_split
 from garay.data.splits import choose_split
 from garay.data.wav import BadFiles, Recording, featurise
@@ -29,19 +29,21 @@ def data_root(cfg: Any) -> Path:
     return root
 
 
-def load_audio(cfg: Any, rounds: int = 1) -> Dataset:
+def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
     """The data set of `data=fsdd` or `data=folder` under `data.root`, with `rounds`
-    validation rounds."""
+    validation rounds; files are decoded and featurised on `data.workers` processes."""
     root = data_root(cfg)
     if not root.is_dir():
         raise DataError(root, f"is not a folder (data={cfg.name} reads a folder of audio files)")
     bad = BadFiles(skip=bool(cfg.skip_bad))
-    recordings = list_fsdd(root, bad) if cfg.name == "fsdd" else list_folder(root, bad)
+    log.info("data %s: listing %s", cfg.name, root)
+    recordings = list_fsdd(root, bad) if cfg.name == "fsdd" else \
+        list_folder(root, bad, speaker_pattern=cfg.get("speaker_pattern"), exclude=list(cfg.get("exclude") or ()))
     if not recordings and not bad.paths:
         raise DataError(root, "is empty: no audio files found")
     settings = FeatureSettings.from_config(cfg)
     cache = FeatureCache(cfg.cache_dir, settings.key())
-    x, kept = featurise(recordings, settings, cache, bad)
+    x, kept = featurise(recordings, settings, cache, bad, workers=cfg.get("workers"), progress=progress)
     bad.summary(root)
     if not kept:
         raise DataError(root, "has no usable audio files")
@@ -49,7 +51,7 @@ def load_audio(cfg: Any, rounds: int = 1) -> Dataset:
     if len(classes) < 2:
         raise DataError(root, f"has a single class {classes[0]!r}; classification needs at least 2")
     y = np.array([classes.index(r.label) for r in kept], dtype=np.int64)
-    parts, split_info = _split(cfg, kept, y, rounds)
+    parts, split_info = _split(cfg, root, kept, y, rounds)
     log.info("data %s: %d files from %s (%d features cached, %d computed, %d skipped)", cfg.name, len(kept),
              root, cache.hits, cache.misses, len(bad.paths))
     info = {"root": str(root), "features": settings.kind, "sample_rate": settings.sample_rate,
@@ -58,13 +60,17 @@ def load_audio(cfg: Any, rounds: int = 1) -> Dataset:
     return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
 
 
-def _split(cfg: Any, recordings: list[Recording], y: np.ndarray, rounds: int) -> tuple[list, dict]:
+def _split(cfg: Any, root: Path, recordings: list[Recording], y: np.ndarray, rounds: int) -> tuple[list, dict]:
+    official = (lambda: official_split([r.take for r in recordings])) if cfg.name == "fsdd" else \
+        (lambda: official_lists(root, recordings))
     parts, info = choose_split(
         cfg, y,
-        official=lambda: tuple(np.asarray(p, dtype=np.int64) for p in official_split([r.take for r in recordings])),
+        official=lambda: tuple(np.asarray(p, dtype=np.int64) for p in official()),
         speakers=lambda: [r.speaker for r in recordings],
         rounds=rounds,
     )
+    if cfg.split == "hash":
+        log.info("hash split by speaker: %s speakers (train, val, test)", info["speakers"])
     if cfg.split == "speaker":
         log.info("speaker split: test %s, validation %s%s", info["test_speakers"], info["val_speakers"],
                  f" (validation rounds: {info['round_val_speakers']})" if rounds > 1 else "")

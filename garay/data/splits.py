@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -58,6 +60,29 @@ def speaker_split(
     return train, np.flatnonzero(np.isin(speakers, val)), np.flatnonzero(np.isin(speakers, list(test))), val
 
 
+# Speech Commands' which_set(): a file's side depends only on its speaker, through a hash, so
+# a corpus that grows keeps every old file on the side it was on.
+_HASH_BUCKETS = 2**27 - 1
+
+
+def hash_side(speaker: str, val_fraction: float, test_fraction: float) -> int:
+    """0 (training), 1 (validation) or 2 (test) for a speaker, by Speech Commands' rule:
+    sha1 of the speaker's id (the file name up to `_nohash_`) as a percentage."""
+    name = re.sub(r"_nohash_.*$", "", speaker)
+    percent = (int(hashlib.sha1(name.encode()).hexdigest(), 16) % (_HASH_BUCKETS + 1)) * (100.0 / _HASH_BUCKETS)
+    if percent < 100 * val_fraction:
+        return 1
+    return 2 if percent < 100 * (val_fraction + test_fraction) else 0
+
+
+def hash_split(speakers: Sequence[str], val_fraction: float, test_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test): every speaker on one side, chosen by `hash_side`. With
+    fractions 0.1 and 0.1 this is Speech Commands' own validation and testing lists."""
+    sides = {s: hash_side(s, val_fraction, test_fraction) for s in set(speakers)}
+    side = np.array([sides[s] for s in speakers], dtype=np.int64)
+    return np.flatnonzero(side == 0), np.flatnonzero(side == 1), np.flatnonzero(side == 2)
+
+
 def check_split(parts: tuple[np.ndarray, np.ndarray, np.ndarray], split: str) -> None:
     """Raise ConfigError (key data.split) when the training, validation or test set is empty."""
     for name, idx in zip(("training", "validation", "test"), parts):
@@ -76,6 +101,12 @@ def choose_split(
     `validation_rounds`; the first is the split itself), and what to record about them.
     `official` and `speakers` are asked only when that split is chosen (a loader may raise
     there when its data cannot support it)."""
+    if cfg.split == "hash":
+        who = np.asarray(speakers())
+        parts = hash_split(who.tolist(), cfg.val_fraction, cfg.test_fraction)
+        check_split(parts, "hash")
+        counts = {side: len(set(who[p].tolist())) for side, p in zip(("train", "val", "test"), parts)}
+        return validation_rounds(parts, rounds, y, who, cfg.seed), {"speakers": counts}
     if cfg.split in ("random", "official"):
         parts = stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed) if cfg.split == "random" \
             else official()

@@ -9,11 +9,19 @@ contour shapes in pairs, so the task is learnable but not trivial. Deterministic
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
 import numpy as np
 
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.features import compute_features
+from garay.data.parallel import map_ordered, resolve_workers
 from garay.data.splits import stratified_split, validation_rounds
+from garay.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 # (F1, F2, F3) of a few vowels, Hz.
 _VOWELS = np.array(
@@ -41,50 +49,102 @@ def _contour(idx: int, u: np.ndarray) -> np.ndarray:
     return a * (2 * u - 1) * (u - 1) - 4 * b * u * (u - 1) + c * u * (2 * u - 1)
 
 
-def synthesize(
-    labels: np.ndarray, *, sample_rate: int, duration: float, snr_db: tuple[float, float], rng: np.random.Generator
-) -> np.ndarray:
-    """Waveforms (examples, samples) for the given class labels."""
-    n = len(labels)
-    num_samples = int(round(sample_rate * duration))
-    t = np.arange(num_samples) / sample_rate
-    table = _class_table(int(labels.max()) + 1)
+# Examples rendered together (one process's job): bounds the noise drawn ahead in memory.
+CHUNK = 512
 
+
+@dataclass
+class _Draws:
+    """The random numbers of a run of consecutive examples, drawn in synthesize's order."""
+
+    labels: np.ndarray
+    f0: np.ndarray
+    tract: np.ndarray
+    length: np.ndarray
+    onset: np.ndarray
+    snr: np.ndarray
+    jitter: np.ndarray  # (n,) pitch jitter
+    offsets: np.ndarray  # (n, harmonics) phases
+    noise: np.ndarray  # (n, samples) white noise
+
+
+def _draw_chunks(labels: np.ndarray, num_samples: int, duration: float, snr_db: tuple[float, float],
+                 rng: np.random.Generator) -> Iterator[_Draws]:
+    """Every example's random numbers, chunk by chunk, in one fixed order (per-example
+    values first for all, then each example's own), so the data depends on the seed only."""
+    n = len(labels)
     f0 = rng.uniform(90, 240, n)  # speaker pitch
     tract = rng.uniform(0.85, 1.18, n)  # vocal-tract scale on formants
     length = duration * rng.uniform(0.55, 0.85, n)  # speaking rate
     onset = rng.uniform(0, 1, n) * (duration - length)
     snr = rng.uniform(*snr_db, n)
+    for a in range(0, n, CHUNK):
+        b = min(n, a + CHUNK)
+        jitter, offsets, noise = np.empty(b - a), np.empty((b - a, len(_HARMONICS))), np.empty((b - a, num_samples))
+        for i in range(b - a):
+            jitter[i] = rng.normal(0, 0.15)
+            offsets[i] = rng.uniform(0, 2 * np.pi, len(_HARMONICS))
+            noise[i] = rng.normal(0, 1, num_samples)
+        yield _Draws(labels[a:b], f0[a:b], tract[a:b], length[a:b], onset[a:b], snr[a:b], jitter, offsets, noise)
 
-    waves = np.zeros((n, num_samples), dtype=np.float64)
-    harmonics = np.arange(1, 21)
-    for i, label in enumerate(labels):
+
+_HARMONICS = np.arange(1, 21)
+
+
+def _render(job: tuple[_Draws, int, int, float]) -> np.ndarray:
+    """Waveforms (examples, samples) of one chunk of draws: pure, so any process gives
+    the same numbers."""
+    d, num_classes, sample_rate, duration = job
+    num_samples = d.noise.shape[1]
+    t = np.arange(num_samples) / sample_rate
+    table = _class_table(num_classes)
+    waves = np.zeros((len(d.labels), num_samples), dtype=np.float64)
+    harmonics = _HARMONICS
+    for i, label in enumerate(d.labels):
         v0, v1, contour = table[label]
-        u = np.clip((t - onset[i]) / length[i], 0.0, 1.0)
-        active = (t >= onset[i]) & (t <= onset[i] + length[i])
-        pitch = f0[i] * 2 ** (_contour(contour, u) / 12 + rng.normal(0, 0.15) / 12)
+        u = np.clip((t - d.onset[i]) / d.length[i], 0.0, 1.0)
+        active = (t >= d.onset[i]) & (t <= d.onset[i] + d.length[i])
+        pitch = d.f0[i] * 2 ** (_contour(contour, u) / 12 + d.jitter[i] / 12)
         phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
         # Formant gains change slowly: compute them every `step` samples, then hold.
         step = 16
         coarse = slice(None, None, step)
-        formants = tract[i] * ((1 - u[coarse])[:, None] * _VOWELS[v0] + u[coarse][:, None] * _VOWELS[v1])
+        formants = d.tract[i] * ((1 - u[coarse])[:, None] * _VOWELS[v0] + u[coarse][:, None] * _VOWELS[v1])
         freqs = pitch[coarse, None] * harmonics[None, :]  # (T/step, K)
         gain = np.zeros_like(freqs)
         for j, bw in enumerate((90.0, 120.0, 160.0)):
             gain += np.exp(-(((freqs - formants[:, j:j + 1]) / bw) ** 2)) / (j + 1)
         gain *= freqs < sample_rate / 2
         gain = np.repeat(gain, step, axis=0)[:num_samples].astype(np.float32)
-        offsets = rng.uniform(0, 2 * np.pi, len(harmonics))
-        voiced = (gain * np.sin((phase[:, None] * harmonics[None, :] + offsets).astype(np.float32))).sum(axis=1)
+        voiced = (gain * np.sin((phase[:, None] * harmonics[None, :] + d.offsets[i]).astype(np.float32))).sum(axis=1)
         envelope = np.sin(np.pi * u) ** 0.6 * active
         signal = voiced * envelope
         power = np.mean(signal[active] ** 2) if active.any() else 1.0
-        noise = rng.normal(0, 1, num_samples)
-        noise = np.convolve(noise, [0.6, 0.3, 0.1], mode="same")  # a little coloured
-        noise *= np.sqrt(power / 10 ** (snr[i] / 10) / np.mean(noise**2))
+        noise = np.convolve(d.noise[i], [0.6, 0.3, 0.1], mode="same")  # a little coloured
+        noise *= np.sqrt(power / 10 ** (d.snr[i] / 10) / np.mean(noise**2))
         waves[i] = signal + noise
     peak = np.abs(waves).max(axis=1, keepdims=True) + 1e-9
     return (waves / peak).astype(np.float32)
+
+
+def synthesize(
+    labels: np.ndarray, *, sample_rate: int, duration: float, snr_db: tuple[float, float], rng: np.random.Generator,
+    workers: int | None = 1, progress: bool = False,
+) -> np.ndarray:
+    """Waveforms (examples, samples) for the given class labels, rendered on `workers`
+    processes (None: every core); the same numbers whatever their count."""
+    n = len(labels)
+    num_samples = int(round(sample_rate * duration))
+    num_classes = int(labels.max()) + 1
+    chunks = (n + CHUNK - 1) // CHUNK
+    jobs = ((d, num_classes, sample_rate, duration) for d in _draw_chunks(labels, num_samples, duration, snr_db, rng))
+    bar = progress_bar(n, "synthesizing", progress, unit="example")
+    try:
+        parts = list(map_ordered(_render, jobs, workers=resolve_workers(workers, chunks), count=chunks,
+                                 done=lambda i: bar.update(min(CHUNK, n - i * CHUNK))))
+    finally:
+        bar.close()
+    return np.concatenate(parts) if parts else np.zeros((0, num_samples), dtype=np.float32)
 
 
 def make_synthetic(
@@ -103,14 +163,22 @@ def make_synthetic(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     rounds: int = 1,
+    workers: int | None = 1,
+    progress: bool = False,
 ) -> Dataset:
     """Generate, featurise, split (stratified, seeded) and standardise the synthetic set;
-    `rounds` validation rounds (garay.data.splits.validation_rounds)."""
+    `rounds` validation rounds (garay.data.splits.validation_rounds); the waveforms are
+    rendered on `workers` processes (None: every core)."""
     if not 2 <= num_classes <= 10:
         raise ValueError(f"data.num_classes must be in 2..10, got {num_classes}")
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(num_classes), examples_per_class)
-    waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng)
+    log.info("synthetic data: generating %d examples on %d process(es)", len(labels),
+             resolve_workers(workers, (len(labels) + CHUNK - 1) // CHUNK))
+    waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng,
+                       workers=workers, progress=progress)
+    # One call for the whole set, as always: features of chunks differ in the last bits.
+    log.info("synthetic data: computing %s features", features)
     x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc,
                          n_fft=n_fft, hop_length=hop_length)
     parts = validation_rounds(stratified_split(labels, (val_fraction, test_fraction), seed), rounds, labels, None, seed)

@@ -1,0 +1,99 @@
+"""Data preparation on every core: chunks of work on a pool of processes, results in order.
+
+Decoding and feature extraction are CPU-bound Python and C (libsndfile, soxr, numpy's
+FFT), so they need processes, not threads. Processes are forked on Linux: a fork starts in
+milliseconds with the audio libraries already imported, and never re-runs the caller's
+script (spawn would re-import an unguarded `__main__`, such as a notebook-style script
+calling `garay.evolve`). The children run only numpy and the audio libraries, never Ray
+or torch. Elsewhere the platform's default start method is used.
+
+The same function runs on the same chunks whatever the number of processes, so the
+results are identical to the single-process path, bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, Optional, Sized, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cpus() -> int:
+    """The cores this process may run on (its affinity mask, e.g. under taskset or a
+    container's cpuset), else os.cpu_count()."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def resolve_workers(workers: Optional[int], chunks: int) -> int:
+    """`data.workers` (null: every available core), never more than there are chunks."""
+    wanted = available_cpus() if workers is None else int(workers)
+    return max(1, min(wanted, chunks))
+
+
+def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count: Optional[int] = None,
+                done: Optional[Callable[[int], None]] = None) -> Iterator[R]:
+    """`fn(job)` for every job, yielded in the jobs' order.
+
+    With `workers` > 1 the jobs run on that many processes. Jobs are taken from `jobs`
+    (any iterable, read lazily; `count` when it has no len) only as places free up, at
+    most two per process in flight, so a large corpus never has all its waveforms in
+    memory at once. `done(i)` is called as each job finishes, in whatever order they
+    finish (for a progress bar). With one worker, or one job, everything runs here."""
+    total = len(jobs) if isinstance(jobs, Sized) else count
+    if workers <= 1 or (total is not None and total <= 1):
+        for i, job in enumerate(jobs):
+            result = fn(job)
+            if done is not None:
+                done(i)
+            yield result
+        return
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+    source = enumerate(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[R]] = deque()
+
+        def submit() -> bool:
+            nxt = next(source, None)
+            if nxt is None:
+                return False
+            index, job = nxt
+            future = pool.submit(fn, job)
+            if done is not None:
+                future.add_done_callback(lambda _f: done(index))
+            pending.append(future)
+            return True
+
+        try:
+            more = True
+            while more and len(pending) < 2 * workers:
+                more = submit()
+            while pending:
+                result = pending.popleft().result()
+                more = more and submit()
+                yield result
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def warm_imports() -> None:
+    """Import the audio libraries here, before forking, so that each child does not."""
+    import librosa  # noqa: F401
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+
+
+__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "warm_imports"]

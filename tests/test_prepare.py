@@ -1,0 +1,207 @@
+"""Data preparation at scale: parallel decoding and features (identical to one process),
+progress, speaker-aware folders (data.speaker_pattern, data.split=speaker|hash|official)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from garay.config import ConfigError
+from garay.data import load_dataset
+from garay.data.synthetic import make_synthetic
+
+from .conftest import REPO, compose_config
+
+_spec = importlib.util.spec_from_file_location("speech_corpus", REPO / "benchmarks" / "speech_corpus.py")
+speech_corpus = importlib.util.module_from_spec(_spec)
+sys.modules["speech_corpus"] = speech_corpus  # dataclasses look their module up there
+_spec.loader.exec_module(speech_corpus)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A few hundred WAVs in Speech Commands' layout (synthetic words, 40 speaker ids), its
+    lists and a _background_noise_ folder, written by the benchmark's generator."""
+    root = tmp_path_factory.mktemp("speech_commands")
+    speech_corpus.synthetic_corpus(root, files=400, words=4, speakers_count=40, seed=0)
+    speech_corpus.write_background(root, np.random.default_rng(0))
+    speech_corpus.write_lists(root)
+    return root
+
+
+def folder_cfg(root: Path, cache: Path, *overrides: str):
+    return compose_config("data=folder", f"data.root={root}", f"data.cache_dir={cache}", "data.sample_rate=8000",
+                          "data.duration=0.5", "data.exclude=[_background_noise_]", *overrides).data
+
+
+def speakers_of(paths) -> set[str]:
+    return {Path(p).name.split("_nohash_")[0] for p in paths}
+
+
+def test_parallel_features_are_identical_to_one_process(corpus, tmp_path):
+    one = load_dataset(folder_cfg(corpus, tmp_path / "c1", "data.workers=1"))
+    two = load_dataset(folder_cfg(corpus, tmp_path / "c2", "data.workers=2"))
+    again = load_dataset(folder_cfg(corpus, tmp_path / "c2", "data.workers=2"))  # from the cache
+    assert one.info["cache_misses"] == two.info["cache_misses"] == 400 and again.info["cache_hits"] == 400
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+        np.testing.assert_array_equal(getattr(one, name), getattr(again, name))
+    assert one.classes == ("word0", "word1", "word2", "word3")  # _background_noise_ left out
+
+
+def test_bad_files_follow_the_same_rules_in_parallel(corpus, tmp_path):
+    import shutil
+
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)
+    # Two bad files in different chunks of 512: the first in file order is the one named.
+    (root / "word1" / "00000000_nohash_0.wav").write_bytes(b"not audio")
+    (root / "word3" / "00000001_nohash_0.wav").write_bytes(b"")
+    for workers in (1, 2):
+        with pytest.raises(ConfigError, match=r"word1/00000000_nohash_0\.wav: cannot decode"):
+            load_dataset(folder_cfg(root, tmp_path / f"c{workers}", f"data.workers={workers}"))
+    kept = [load_dataset(folder_cfg(root, tmp_path / f"s{w}", f"data.workers={w}", "data.skip_bad=true"))
+            for w in (1, 2)]
+    assert kept[0].info["skipped"] == kept[1].info["skipped"] == 2
+    np.testing.assert_array_equal(kept[0].x_train, kept[1].x_train)
+
+
+def test_synthetic_generation_is_identical_on_several_processes():
+    a = make_synthetic(seed=1, examples_per_class=120, workers=1)  # 1200 examples: 3 chunks
+    b = make_synthetic(seed=1, examples_per_class=120, workers=2)
+    for name in ("x_train", "y_train", "x_val", "x_test"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_progress_bars_show_files_per_second(corpus, tmp_path, capsys):
+    load_dataset(folder_cfg(corpus, tmp_path / "c", "data.workers=2"), progress=True)
+    make_synthetic(examples_per_class=60, workers=2, progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"features: 100%.*400/400.*file/s", err), err[-500:]
+    assert re.search(r"synthesizing: 100%.*600/600.*example/s", err), err[-500:]
+    load_dataset(folder_cfg(corpus, tmp_path / "c", "data.workers=2"), progress=False)
+    assert "features" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("split", ["speaker", "hash", "official"])
+def test_speaker_aware_folder_splits_keep_each_speaker_on_one_side(corpus, tmp_path, split):
+    overrides = ["data.speaker_pattern=speech_commands", f"data.split={split}"]
+    if split == "speaker":
+        test = sorted(speakers_of(corpus.glob("word0/*.wav")))[:5]
+        overrides.append(f"data.test_speakers=[{','.join(test)}]")
+    if split == "hash":
+        overrides += ["data.val_fraction=0.1", "data.test_fraction=0.1"]  # Speech Commands' own fractions
+    cfg = folder_cfg(corpus, tmp_path / "c", *overrides)
+    data = load_dataset(cfg)
+    from garay.data.folder import list_folder
+    from garay.data.wav import BadFiles
+
+    recordings = list_folder(corpus, BadFiles(False), speaker_pattern="speech_commands", exclude=["_background_noise_"])
+    by_side = _sides(data, recordings, cfg)
+    assert all(by_side.values())
+    assert not by_side["train"] & by_side["val"] and not by_side["train"] & by_side["test"] \
+        and not by_side["val"] & by_side["test"]
+    if split == "speaker":
+        assert by_side["test"] == set(test)
+    if split in ("hash", "official"):
+        # the same sides as the corpus's validation_list.txt and testing_list.txt
+        listed = {name: speakers_of((corpus / f"{name}_list.txt").read_text().split())
+                  for name in ("validation", "testing")}
+        assert by_side["val"] == listed["validation"] and by_side["test"] == listed["testing"]
+
+
+def _sides(data, recordings, cfg) -> dict[str, set[str]]:
+    """Which speakers ended up in each part: the split's indices again, from garay.data.splits."""
+    from garay.data.folder import official_lists
+    from garay.data.splits import choose_split
+
+    y = np.array([r.label for r in recordings])
+    parts, _ = choose_split(cfg, y, official=lambda: tuple(np.asarray(p) for p in official_lists(Path(cfg.root), recordings)),
+                            speakers=lambda: [r.speaker for r in recordings])
+    assert [len(p) for p in parts[0]] == [data.sizes()[k] for k in ("train", "val", "test")]
+    who = np.array([r.speaker for r in recordings])
+    return {k: set(who[p].tolist()) for k, p in zip(("train", "val", "test"), parts[0])}
+
+
+def test_hash_rule_is_speech_commands_which_set():
+    """Speech Commands' README function, verbatim but for Python 3 (the reference)."""
+    max_num_wavs_per_class = 2**27 - 1
+
+    def which_set(filename: str, validation_percentage: float, testing_percentage: float) -> str:
+        base_name = Path(filename).name
+        hash_name = re.sub(r"_nohash_.*$", "", base_name)
+        hash_name_hashed = hashlib.sha1(hash_name.encode()).hexdigest()
+        percentage_hash = ((int(hash_name_hashed, 16) % (max_num_wavs_per_class + 1))
+                           * (100.0 / max_num_wavs_per_class))
+        if percentage_hash < validation_percentage:
+            return "validation"
+        if percentage_hash < (testing_percentage + validation_percentage):
+            return "testing"
+        return "training"
+
+    from garay.data.splits import hash_side
+
+    rng = np.random.default_rng(0)
+    names = [f"{rng.integers(2**32):08x}_nohash_{rng.integers(5)}.wav" for _ in range(2000)]
+    sides = ("training", "validation", "testing")
+    assert [sides[hash_side(n, 0.1, 0.1)] for n in names] == [which_set(n, 10, 10) for n in names]
+    counts = {s: sum(which_set(n, 10, 10) == s for n in names) for s in sides}
+    assert 140 < counts["validation"] < 260 and 140 < counts["testing"] < 260
+
+
+def test_end_to_end_on_a_speaker_folder(corpus, tmp_path, make_cfg):
+    from garay.api import evolve
+
+    test = sorted(speakers_of(corpus.glob("word0/*.wav")))[:5]
+    result = evolve(make_cfg("data=folder", f"data.root={corpus}", f"data.cache_dir={tmp_path / 'c'}",
+                             "data.sample_rate=8000", "data.duration=0.5", "data.exclude=[_background_noise_]",
+                             "data.speaker_pattern=speech_commands", "data.split=speaker",
+                             f"data.test_speakers=[{','.join(test)}]", "fitness.rounds=1",
+                             "cluster.backend=inprocess"), run_dir=tmp_path / "run")
+    assert result.summary["evaluations"] == len(result.history) > 0
+    assert result.summary["data"]["classes"] == ["word0", "word1", "word2", "word3"]
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["data.split=hash"], "data.speaker_pattern"),
+    (["data.split=speaker", "data.test_speakers=[a]"], "data.speaker_pattern"),
+    (["data.speaker_pattern='(unclosed'"], "data.speaker_pattern"),
+    (["data.speaker_pattern='^(?P<who>.*)$'"], "data.speaker_pattern"),
+    (["data.workers=0"], "data.workers"),
+])
+def test_speaker_settings_are_checked_naming_the_key(overrides, key, corpus, tmp_path):
+    from garay.config import validate
+
+    with pytest.raises(ConfigError) as err:
+        cfg = compose_config("data=folder", f"data.root={corpus}", f"data.cache_dir={tmp_path}", *overrides)
+        validate(cfg)
+        load_dataset(cfg.data)
+    assert err.value.key == key
+
+
+def test_folder_names_that_do_not_match_the_pattern_are_bad_files(corpus, tmp_path):
+    import shutil
+
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)
+    shutil.copy(next((root / "word2").glob("*.wav")), root / "word2" / "take_one.wav")
+    with pytest.raises(ConfigError, match="take_one.wav: file name does not match data.speaker_pattern"):
+        load_dataset(folder_cfg(root, tmp_path / "c", "data.speaker_pattern=speech_commands"))
+    data = load_dataset(folder_cfg(root, tmp_path / "c", "data.speaker_pattern=speech_commands", "data.skip_bad=true"))
+    assert data.info["skipped"] == 1
+
+
+def test_the_speech_commands_preset_reads_the_corpus_layout(corpus, tmp_path):
+    cfg = compose_config("data=speech_commands", f"data.root={corpus}", f"data.cache_dir={tmp_path}").data
+    assert (cfg.name, cfg.split, cfg.speaker_pattern, list(cfg.exclude)) == \
+        ("folder", "hash", "speech_commands", ["_background_noise_"])
+    data = load_dataset(cfg)
+    assert data.classes == ("word0", "word1", "word2", "word3") and sum(data.sizes().values()) == 400
+    assert data.input_shape == (32, 126)  # 16 kHz, one second
+    assert data.info["speakers"]["val"] > 0 and data.info["speakers"]["test"] > 0

@@ -60,7 +60,7 @@ def test_bad_files_follow_the_same_rules_in_parallel(corpus, tmp_path):
 
     root = tmp_path / "corpus"
     shutil.copytree(corpus, root)
-    # Two bad files in different chunks of 512: the first in file order is the one named.
+    # Two bad files in different chunks (of 256): the first in file order is the one named.
     (root / "word1" / "00000000_nohash_0.wav").write_bytes(b"not audio")
     (root / "word3" / "00000001_nohash_0.wav").write_bytes(b"")
     for workers in (1, 2):

@@ -89,11 +89,15 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
             raise
 
 
-def warm_imports() -> None:
-    """Import the audio libraries here, before forking, so that each child does not."""
-    import librosa  # noqa: F401
+def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
+    """Import the audio libraries and run `compute` once on a short silence here, before
+    forking: librosa loads its parts (scipy, numba) on first use, seconds each time, and
+    forked children inherit what the parent has loaded instead of paying for it each."""
+    import numpy as np
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
+    compute(np.zeros((1, samples), dtype=np.float32))
 
-__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "warm_imports"]
+
+__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "warm_up"]

@@ -13,13 +13,13 @@ from garay.data.audio import decode
 from garay.data.cache import FeatureCache, content_hash
 from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
-from garay.data.parallel import map_ordered, resolve_workers, warm_imports
+from garay.data.parallel import map_ordered, resolve_workers, warm_up
 from garay.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 # Files featurised together: bounds the memory of waveforms and spectrograms in flight.
-CHUNK = 512
+CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def featurise(
     chunks = [recordings[i:i + CHUNK] for i in range(0, len(recordings), CHUNK)]
     procs = resolve_workers(workers, len(chunks))
     if procs > 1:
-        warm_imports()
+        warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
     log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
     bar = progress_bar(len(recordings), "features", progress, unit="file")
     jobs = [([str(r.path) for r in chunk], settings, str(cache.root)) for chunk in chunks]

@@ -162,6 +162,36 @@ def _run_dir(run_dir: Path | str | None) -> Path:
 
 def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load the data, evolve, write the run directory: (the summary, the history)."""
+    from garay.cluster import join_early
+
+    checkpoint = check_resumable(cfg, runlog)
+    started = time.perf_counter()
+    rounds = fitness_rounds(cfg)
+    py_modules = plugins.modules_to_ship(cfg)
+    with join_early(cfg.cluster, py_modules) as joined:
+        summary, dataset, tracker = _evolve_in(cfg, out, runlog, checkpoint, rounds, py_modules, joined)
+    summary["config"] = OmegaConf.to_container(cfg, resolve=True)
+    summary["overrides"] = _overrides()
+    summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
+                       "classes": list(dataset.classes)}
+    summary["total_seconds"] = round(time.perf_counter() - started, 3)
+    runlog.write(SUMMARY, summary)
+    if tracker is not None:
+        hparams = {k: v for k, v in flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
+        tracker.finish(hparams, summary["best"])
+    history = runlog.history()
+    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
+    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
+    if "front" in summary:
+        from garay.pareto_report import plot_pareto
+
+        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}")
+    return summary, history
+
+
+def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str, Any] | None, rounds: int,
+               py_modules: list[str], joined: Any) -> tuple[dict[str, Any], Any, Any]:
+    """Load the data (on the cluster's nodes when `joined`), evolve: (summary, dataset, tracker)."""
     from garay.cluster import make_evaluator
     from garay.data import load_dataset
     from garay.evaluation import TrainSettings
@@ -170,11 +200,8 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     from garay.steady_state import SteadyStateEvolution
     from garay.workers import TorchTrainer
 
-    checkpoint = check_resumable(cfg, runlog)
-    started = time.perf_counter()
-    rounds = fitness_rounds(cfg)
     log.info("preparing data: data=%s", cfg.data.name)
-    dataset = load_dataset(cfg.data, rounds, progress=cfg.progress)
+    dataset = load_dataset(cfg.data, rounds, progress=cfg.progress, remote=joined is not None)
     log.info("data %s: %s, input shape %s, %d classes; fitness: %d validation round(s) x %d training(s)",
              dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, rounds, cfg.fitness.repeats)
     settings = TrainSettings.from_config(cfg)
@@ -188,8 +215,8 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
         tracker = TensorBoardTracker(out / "tensorboard")
     trainer_spec = plugins.spec_at(cfg, "train.trainer")
     trainer = plugins.resolve(trainer_spec) if trainer_spec is not None else TorchTrainer
-    with make_evaluator(cfg.cluster, dataset, settings, trainer=trainer,
-                        py_modules=plugins.modules_to_ship(cfg)) as evaluator:
+    with make_evaluator(cfg.cluster, dataset, settings, trainer=trainer, py_modules=py_modules,
+                        joined=joined) as evaluator:
         driver = {"generational": Evolution, "async": SteadyStateEvolution, "random": RandomSearch}[cfg.ga.mode]
         evolution = driver(
             blueprint=blueprint,
@@ -218,23 +245,7 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
         # Live workers (the pool follows the cluster): at the end, and the most at once.
         summary["workers"] = evaluator.num_workers
         summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
-    summary["config"] = OmegaConf.to_container(cfg, resolve=True)
-    summary["overrides"] = _overrides()
-    summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
-                       "classes": list(dataset.classes)}
-    summary["total_seconds"] = round(time.perf_counter() - started, 3)
-    runlog.write(SUMMARY, summary)
-    if tracker is not None:
-        hparams = {k: v for k, v in flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
-        tracker.finish(hparams, summary["best"])
-    history = runlog.history()
-    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
-    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
-    if "front" in summary:
-        from garay.pareto_report import plot_pareto
-
-        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}")
-    return summary, history
+    return summary, dataset, tracker
 
 
 def _overrides() -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from garay.config import ConfigError
 from garay.data.dataset import Dataset
@@ -111,12 +112,34 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
             ray.shutdown()
 
 
+@dataclass(frozen=True)
+class Joined:
+    """A cluster this run joined before loading its data (the nodes prepare it, Ray
+    tasks): where the token came from when garay chose token authentication (ray_session)."""
+
+    implicit_token: Optional[str]
+
+
+@contextmanager
+def join_early(cluster_cfg: Any, py_modules: Sequence[str] = ()) -> Iterator[Optional[Joined]]:
+    """Join the cluster now when the run joins one (`cluster.address` set, Ray backend), so
+    that every node can decode and featurise the data; else nothing (a local Ray instance
+    starts after the data are ready, so bad data stop the run before Ray starts)."""
+    if cluster_cfg.backend != "ray" or cluster_cfg.address is None:
+        yield None
+        return
+    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code, py_modules=py_modules) as token:
+        yield Joined(token)
+
+
 @contextmanager
 def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings, *,
-                   trainer: TrainerFactory = TorchTrainer, py_modules: Sequence[str] = ()) -> Iterator[Evaluator]:
+                   trainer: TrainerFactory = TorchTrainer, py_modules: Sequence[str] = (),
+                   joined: Optional[Joined] = None) -> Iterator[Evaluator]:
     """The evaluator for `cluster.backend`, closed (actors killed, Ray shut down if we
     started it) on the way out. `trainer` and `py_modules`: your trainer and the local
-    code your parts need on the workers (garay.plugins)."""
+    code your parts need on the workers (garay.plugins). `joined`: the session join_early
+    opened (then this one opens none)."""
     if cluster_cfg.backend == "inprocess":
         evaluator: Evaluator = InProcessEvaluator(dataset, settings, threads=cluster_cfg.cpus_per_worker,
                                                   trainer=trainer)
@@ -125,7 +148,9 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings, 
         finally:
             evaluator.close()
         return
-    with ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code, py_modules=py_modules) as implicit_token:
+    with ExitStack() as stack:
+        implicit_token = joined.implicit_token if joined is not None else stack.enter_context(
+            ray_session(cluster_cfg.address, ship_code=cluster_cfg.ship_code, py_modules=py_modules))
         from garay.scheduler import RayEvaluator
 
         evaluator = RayEvaluator(

@@ -205,3 +205,18 @@ def test_the_speech_commands_preset_reads_the_corpus_layout(corpus, tmp_path):
     assert data.classes == ("word0", "word1", "word2", "word3") and sum(data.sizes().values()) == 400
     assert data.input_shape == (32, 126)  # 16 kHz, one second
     assert data.info["speakers"]["val"] > 0 and data.info["speakers"]["test"] > 0
+
+
+def test_on_a_cluster_every_node_featurises_and_the_numbers_are_the_same(corpus, tmp_path, cluster):
+    """Joined to a two-node cluster, Ray tasks on both nodes decode and featurise (the
+    driver reads the files and keeps the cache): the same arrays as one local process."""
+    cluster({"num_cpus": 1}, {"num_cpus": 1})
+    local = load_dataset(folder_cfg(corpus, tmp_path / "local", "data.workers=1"))
+    remote = load_dataset(folder_cfg(corpus, tmp_path / "remote"), remote=True)
+    assert remote.info["prepared_on"] == {"nodes": 2} and local.info["prepared_on"] == {"processes": 1}
+    assert remote.info["cache_misses"] == 400
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(local, name), getattr(remote, name))
+    cached = load_dataset(folder_cfg(corpus, tmp_path / "remote"), remote=True)  # the driver's cache
+    assert cached.info["cache_hits"] == 400
+    np.testing.assert_array_equal(cached.x_train, local.x_train)

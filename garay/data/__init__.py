@@ -10,10 +10,11 @@ from garay.config import ConfigError
 from garay.data.dataset import Dataset
 
 
-def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
+def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: bool = False) -> Dataset:
     """The dataset the `data` config group describes, standardised, split three ways, with
     `rounds` validation rounds (fitness.rounds; garay.data.splits.validation_rounds),
-    prepared on `data.workers` processes with a progress bar when `progress`.
+    prepared on `data.workers` processes (with `remote`, audio files by Ray tasks on the
+    nodes of the cluster this process has joined), with a progress bar when `progress`.
 
     Raises ConfigError (DataError for bad files) naming the key or path, before training."""
     if cfg.get("loader") is not None:
@@ -42,7 +43,7 @@ def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Datase
     if cfg.name in ("fsdd", "folder"):
         from garay.data.loaders import load_audio
 
-        return load_audio(cfg, rounds, progress=progress)
+        return load_audio(cfg, rounds, progress=progress, remote=remote)
     if cfg.name == "npz":
         from garay.data.npz import load_npz
 

@@ -16,7 +16,8 @@ from garay.data.features import FeatureSettings
 from garay.data.folder import list_folder, official_lists
 from garay.data.fsdd import list_fsdd, official_split
 from garay.data.splits import choose_split
-from garay.data.wav import BadFiles, Recording, featurise
+from garay.data.prepare import featurise
+from garay.data.wav import BadFiles, Recording
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,10 @@ def data_root(cfg: Any) -> Path:
     return root
 
 
-def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
+def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: bool = False) -> Dataset:
     """The data set of `data=fsdd` or `data=folder` under `data.root`, with `rounds`
-    validation rounds; files are decoded and featurised on `data.workers` processes."""
+    validation rounds; files are decoded and featurised on `data.workers` processes, or
+    with `remote` by Ray tasks on the nodes of the cluster this process has joined."""
     root = data_root(cfg)
     if not root.is_dir():
         raise DataError(root, f"is not a folder (data={cfg.name} reads a folder of audio files)")
@@ -43,7 +45,9 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
         raise DataError(root, "is empty: no audio files found")
     settings = FeatureSettings.from_config(cfg)
     cache = FeatureCache(cfg.cache_dir, settings.key())
-    x, kept = featurise(recordings, settings, cache, bad, workers=cfg.get("workers"), progress=progress)
+    where: dict[str, Any] = {}
+    x, kept = featurise(recordings, settings, cache, bad, workers=cfg.get("workers"), remote=remote,
+                        progress=progress, where=where)
     bad.summary(root)
     if not kept:
         raise DataError(root, "has no usable audio files")
@@ -56,7 +60,8 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False) -> Dataset:
              root, cache.hits, cache.misses, len(bad.paths))
     info = {"root": str(root), "features": settings.kind, "sample_rate": settings.sample_rate,
             "duration": settings.duration, "split": cfg.split, "skipped": len(bad.paths),
-            "cache_dir": str(cache.root), "cache_hits": cache.hits, "cache_misses": cache.misses, **split_info}
+            "cache_dir": str(cache.root), "cache_hits": cache.hits, "cache_misses": cache.misses,
+            "prepared_on": where, **split_info}
     return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
 
 

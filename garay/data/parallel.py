@@ -8,7 +8,8 @@ calling `garay.evolve`). The children run only numpy and the audio libraries, ne
 or torch. Elsewhere the platform's default start method is used.
 
 The same function runs on the same chunks whatever the number of processes, so the
-results are identical to the single-process path, bit for bit.
+results are identical to the single-process path, bit for bit. On a cluster the chunks
+go to Ray tasks spread over its nodes instead (map_ordered_ray).
 """
 
 from __future__ import annotations
@@ -89,6 +90,49 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
             raise
 
 
+def _on_node(fn: Callable[[T], R], job: T) -> tuple[str, R]:
+    import ray
+
+    return ray.get_runtime_context().get_node_id(), fn(job)
+
+
+def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, done: Optional[Callable[[int], None]] = None,
+                    nodes: Optional[set[str]] = None) -> Iterator[R]:
+    """`fn(job)` for every job as Ray tasks of one CPU spread over the cluster's nodes
+    (this process has joined it), yielded in the jobs' order. At most two jobs per CPU of
+    the cluster are in flight; a task whose node is lost is run again (Ray's retries).
+    `done(i)` as each result arrives; `nodes` receives the ids of the nodes that worked."""
+    import ray
+
+    task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=3)(_on_node)
+    limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    pending: deque[Any] = deque()
+    source = enumerate(jobs)
+    more = True
+
+    def submit() -> bool:
+        nxt = next(source, None)
+        if nxt is not None:
+            pending.append((nxt[0], task.remote(fn, nxt[1])))
+        return nxt is not None
+
+    try:
+        while more and len(pending) < limit:
+            more = submit()
+        while pending:
+            index, ref = pending.popleft()
+            node, result = ray.get(ref)
+            if nodes is not None:
+                nodes.add(node)
+            if done is not None:
+                done(index)
+            more = more and submit()
+            yield result
+    finally:
+        for _, ref in pending:
+            ray.cancel(ref)
+
+
 def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
     """Import the audio libraries and run `compute` once on a short silence here, before
     forking: librosa loads its parts (scipy, numba) on first use, seconds each time, and
@@ -100,4 +144,4 @@ def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
     compute(np.zeros((1, samples), dtype=np.float32))
 
 
-__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "warm_up"]
+__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "map_ordered_ray", "warm_up"]

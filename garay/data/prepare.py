@@ -1,0 +1,174 @@
+"""Audio files -> a features array, through the feature cache, on every core or every node.
+
+Files go in chunks of CHUNK. Locally each chunk is read, hashed, looked up in the cache,
+decoded and featurised by one of `data.workers` forked processes (garay.data.parallel).
+When the run joins a cluster, the driver reads, hashes and looks up each chunk (the files
+and the cache are on its disk) and sends the misses' bytes to Ray tasks spread over the
+nodes, which decode and featurise them; the driver caches what comes back. Either way a
+chunk's misses are featurised together, as one process would, so the numbers are the
+same. Bad files are reported in the files' order (raise on the first, or skip).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from garay.data.audio import decode
+from garay.data.cache import FeatureCache, content_hash
+from garay.data.errors import DataError
+from garay.data.features import FeatureSettings
+from garay.data.parallel import map_ordered, map_ordered_ray, resolve_workers, warm_up
+from garay.data.wav import BadFiles, Recording
+from garay.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+# Files featurised together: bounds the memory of waveforms and spectrograms in flight.
+CHUNK = 256
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's outcome, per file in order: features, or why the file is bad."""
+
+    features: list[np.ndarray | None]
+    errors: list[str | None]
+    hits: int = 0
+    misses: int = 0
+    unwritable: str | None = None
+
+
+Todo = list[tuple[int, str, bytes]]  # (position in chunk, path, the file's bytes): cache misses
+
+
+def _read(paths: Sequence[str], cache: FeatureCache) -> tuple[list[np.ndarray | None], list[str | None], Todo]:
+    """Read, hash and look up each file: (cached features, read errors, the misses)."""
+    found: list[np.ndarray | None] = [None] * len(paths)
+    errors: list[str | None] = [None] * len(paths)
+    todo: Todo = []
+    for i, path in enumerate(paths):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            errors[i] = f"cannot read ({exc.strerror or exc})"
+            continue
+        found[i] = cache.get(content_hash(data))
+        if found[i] is None:
+            todo.append((i, path, data))
+    return found, errors, todo
+
+
+def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.ndarray | None, str | None]]:
+    """Per file of `todo`: (features, None), or (None, why it does not decode). The files
+    that decode are featurised together (pure: any process or node gives the same)."""
+    todo, settings = job
+    out: list[tuple[np.ndarray | None, str | None]] = [(None, None)] * len(todo)
+    waves = []
+    for k, (_, path, data) in enumerate(todo):
+        try:
+            waves.append((k, decode(data, path, sample_rate=settings.sample_rate, duration=settings.duration)))
+        except DataError as exc:
+            out[k] = (None, exc.detail)
+    if waves:
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: a multi-threaded matrix product sums in another order, so the
+        # features' last bits would depend on the machine's cores (a Ray task has one).
+        with threadpool_limits(limits=1):
+            computed = settings.compute(np.stack([w for _, w in waves]))
+        for (k, _), feats in zip(waves, computed):
+            out[k] = (feats, None)
+    return out
+
+
+def _complete(found: list, errors: list, todo: Todo, computed: list, cache: FeatureCache) -> None:
+    """Put the misses' features in the cache and in `found`, their errors in `errors`."""
+    for (i, _, data), (feats, error) in zip(todo, computed):
+        if error is not None:
+            errors[i] = error
+        else:
+            cache.put(content_hash(data), feats)
+            found[i] = feats
+
+
+def featurise_chunk(job: tuple[list[str], FeatureSettings, str]) -> ChunkResult:
+    """One chunk, start to end, in a worker process (or here)."""
+    paths, settings, cache_root = job
+    cache = FeatureCache(cache_root, settings.key(), warn=False)
+    found, errors, todo = _read(paths, cache)
+    if todo:
+        _complete(found, errors, todo, decode_and_featurise((todo, settings)), cache)
+    return ChunkResult(found, errors, cache.hits, cache.misses, cache.unwritable)
+
+
+def _on_processes(chunks: list[list[Recording]], settings: FeatureSettings, cache: FeatureCache, procs: int,
+                  done: Callable[[int], None]) -> Iterator[ChunkResult]:
+    jobs = [([str(r.path) for r in chunk], settings, str(cache.root)) for chunk in chunks]
+    yield from map_ordered(featurise_chunk, jobs, workers=procs, done=done)
+
+
+def _on_nodes(chunks: list[list[Recording]], settings: FeatureSettings, cache: FeatureCache,
+              done: Callable[[int], None], nodes: set[str]) -> Iterator[ChunkResult]:
+    """The driver reads and looks up; Ray tasks on the cluster's nodes decode and featurise."""
+    looked_up: dict[int, tuple[list, list, Todo]] = {}
+
+    def jobs() -> Iterator[tuple[Todo, FeatureSettings]]:
+        for k, chunk in enumerate(chunks):
+            looked_up[k] = _read([str(r.path) for r in chunk], cache)
+            yield looked_up[k][2], settings
+
+    for k, computed in enumerate(map_ordered_ray(decode_and_featurise, jobs(), done=done, nodes=nodes)):
+        found, errors, todo = looked_up.pop(k)
+        _complete(found, errors, todo, computed, cache)
+        yield ChunkResult(found, errors)
+
+
+def featurise(
+    recordings: Sequence[Recording], settings: FeatureSettings, cache: FeatureCache, bad: BadFiles, *,
+    workers: int | None = 1, remote: bool = False, progress: bool = False, where: Optional[dict[str, Any]] = None,
+) -> tuple[np.ndarray, list[Recording]]:
+    """Features (examples, channels, frames) of the recordings that decode, and those
+    recordings. Cached features are reused; the rest are decoded, computed in chunks and
+    cached, on `workers` processes (None: every core), or with `remote` on the nodes of
+    the Ray cluster this process has joined. A file that does not decode goes to `bad`
+    (which raises unless skipping), in the files' order. `where` receives how it ran."""
+    chunks = [list(recordings[i:i + CHUNK]) for i in range(0, len(recordings), CHUNK)]
+    bar = progress_bar(len(recordings), "features", progress, unit="file")
+    done = lambda k: bar.update(len(chunks[k]))  # noqa: E731
+    nodes: set[str] = set()
+    if remote:
+        log.info("decoding and featurising %d files with Ray tasks on the cluster's nodes", len(recordings))
+        results = _on_nodes(chunks, settings, cache, done, nodes)
+    else:
+        procs = resolve_workers(workers, len(chunks))
+        if procs > 1:
+            warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
+        log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
+        results = _on_processes(chunks, settings, cache, procs, done)
+    features: list[np.ndarray] = []
+    kept: list[Recording] = []
+    try:
+        for chunk, result in zip(chunks, results):
+            cache.hits += result.hits
+            cache.misses += result.misses
+            if result.unwritable is not None and cache.unwritable is None:
+                cache.unwritable = result.unwritable
+                cache.warn_unwritable()
+            for rec, feats, error in zip(chunk, result.features, result.errors):
+                if error is not None:
+                    bad.report(DataError(rec.path, error))
+                elif feats is not None:
+                    features.append(feats)
+                    kept.append(rec)
+    finally:
+        bar.close()
+    if where is not None:
+        where.update({"nodes": len(nodes)} if remote else {"processes": procs})
+    if not features:
+        return np.zeros((0, 0, 0), dtype=np.float32), kept
+    return np.stack(features).astype(np.float32, copy=False), kept

@@ -173,7 +173,9 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     summary["config"] = OmegaConf.to_container(cfg, resolve=True)
     summary["overrides"] = _overrides()
     summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
-                       "classes": list(dataset.classes)}
+                       "classes": list(dataset.classes), "features_bytes": dataset.nbytes(),
+                       **({"prepared_on": dataset.info["prepared_on"]} if "prepared_on" in dataset.info else {})}
+    summary["driver_peak_memory_bytes"] = _peak_rss()
     summary["total_seconds"] = round(time.perf_counter() - started, 3)
     runlog.write(SUMMARY, summary)
     if tracker is not None:
@@ -246,6 +248,15 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
         summary["workers"] = evaluator.num_workers
         summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
     return summary, dataset, tracker
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (the driver's, data included)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS counts bytes, Linux KiB
 
 
 def _overrides() -> list[str]:

@@ -39,6 +39,11 @@ class Dataset:
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 
+    def nbytes(self) -> int:
+        """Bytes of every split's features, validation rounds included (what the object store holds)."""
+        own = sum(a.nbytes for a in (self.x_train, self.x_val, self.x_test, self.y_train, self.y_val, self.y_test))
+        return own + sum(r.nbytes() for r in self.rounds)
+
     def standardised(self) -> "Dataset":
         """Per-channel zero mean, unit variance, using training-set statistics only."""
         mean = self.x_train.mean(axis=(0, 2), keepdims=True)
@@ -62,10 +67,16 @@ def split_dataset(
     def cut(p: tuple[np.ndarray, ...]) -> Dataset:
         check_split(p, str(info.get("split", "?")))
         train, val, test = p
-        return Dataset(
-            x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], x_test=x[test], y_test=y[test],
-            classes=classes, name=name, info=info,
-        ).standardised()
+        # x[indices] are fresh float32 copies: standardise them in place, so the driver
+        # holds x and one split of it at most (the same numbers as `standardised`).
+        parts = [np.asarray(x[i], dtype=np.float32) for i in (train, val, test)]
+        mean = parts[0].mean(axis=(0, 2), keepdims=True)
+        std = parts[0].std(axis=(0, 2), keepdims=True) + 1e-6
+        for part in parts:
+            part -= mean
+            part /= std
+        return Dataset(x_train=parts[0], y_train=y[train], x_val=parts[1], y_val=y[val], x_test=parts[2],
+                       y_test=y[test], classes=classes, name=name, info=info)
 
     first = cut(parts[0])
     return replace(first, rounds=tuple(cut(p) for p in parts[1:])) if len(parts) > 1 else first

@@ -150,7 +150,9 @@ def featurise(
             warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
         log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
         results = _on_processes(chunks, settings, cache, procs, done)
-    features: list[np.ndarray] = []
+    # One array filled as chunks arrive (no list of per-file arrays stacked at the end):
+    # the driver holds the features once, plus the chunks in flight.
+    out: np.ndarray | None = None
     kept: list[Recording] = []
     try:
         for chunk, result in zip(chunks, results):
@@ -163,12 +165,14 @@ def featurise(
                 if error is not None:
                     bad.report(DataError(rec.path, error))
                 elif feats is not None:
-                    features.append(feats)
+                    if out is None:
+                        out = np.empty((len(recordings), *feats.shape), dtype=np.float32)
+                    out[len(kept)] = feats
                     kept.append(rec)
     finally:
         bar.close()
     if where is not None:
         where.update({"nodes": len(nodes)} if remote else {"processes": procs})
-    if not features:
+    if out is None:
         return np.zeros((0, 0, 0), dtype=np.float32), kept
-    return np.stack(features).astype(np.float32, copy=False), kept
+    return out[: len(kept)], kept

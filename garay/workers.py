@@ -101,9 +101,17 @@ class TorchTrainer:
                                until=task.epochs, states=task.state)
 
     def peak_memory(self) -> int:
+        """Peak CUDA memory on a GPU; on CPUs this worker process's peak resident memory
+        (its copy of the dataset included)."""
         import torch
 
-        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else 0
+        if self.device == "cuda":
+            return int(torch.cuda.max_memory_allocated())
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 TrainerFactory = Callable[[Dataset, TrainSettings, int, "float | None"], Any]

@@ -146,9 +146,9 @@ def featurise(
         results = _on_nodes(chunks, settings, cache, done, nodes)
     else:
         procs = resolve_workers(workers, len(chunks))
+        log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
         if procs > 1:
             warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
-        log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
         results = _on_processes(chunks, settings, cache, procs, done)
     # One array filled as chunks arrive (no list of per-file arrays stacked at the end):
     # the driver holds the features once, plus the chunks in flight.

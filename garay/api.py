@@ -163,6 +163,7 @@ def _run_dir(run_dir: Path | str | None) -> Path:
 def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load the data, evolve, write the run directory: (the summary, the history)."""
     from garay.cluster import join_early
+    from garay.workers import peak_rss_bytes
 
     checkpoint = check_resumable(cfg, runlog)
     started = time.perf_counter()
@@ -175,7 +176,7 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     summary["data"] = {"name": dataset.name, "sizes": dataset.sizes(), "input_shape": list(dataset.input_shape),
                        "classes": list(dataset.classes), "features_bytes": dataset.nbytes(),
                        **({"prepared_on": dataset.info["prepared_on"]} if "prepared_on" in dataset.info else {})}
-    summary["driver_peak_memory_bytes"] = _peak_rss()
+    summary["driver_peak_memory_bytes"] = peak_rss_bytes()  # data and the object store's pages included
     summary["total_seconds"] = round(time.perf_counter() - started, 3)
     runlog.write(SUMMARY, summary)
     if tracker is not None:
@@ -248,15 +249,6 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
         summary["workers"] = evaluator.num_workers
         summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
     return summary, dataset, tracker
-
-
-def _peak_rss() -> int:
-    """This process's peak resident memory in bytes (the driver's, data included)."""
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS counts bytes, Linux KiB
 
 
 def _overrides() -> list[str]:

@@ -105,13 +105,16 @@ class TorchTrainer:
         (its copy of the dataset included)."""
         import torch
 
-        if self.device == "cuda":
-            return int(torch.cuda.max_memory_allocated())
-        import resource
-        import sys
+        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else peak_rss_bytes()
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory in bytes."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS counts bytes, Linux KiB
 
 
 TrainerFactory = Callable[[Dataset, TrainSettings, int, "float | None"], Any]

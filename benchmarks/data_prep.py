@@ -103,8 +103,8 @@ def main() -> None:
                       f"{r['features_mb']:>8.0f} {(r['peak_mb'] - r['rss_before_mb']) / r['features_mb']:>16.2f}",
                       flush=True)
             one, many = rows[-2], rows[-1]
-            print(f"       {size} files, {args.workers} processes against 1: first load "
-                  f"{one['first_s'] / many['first_s']:.2f}x faster, cached load "
+            print(f"       {size} files, speed-up of {args.workers} processes over 1 (time of 1 / time of "
+                  f"{args.workers}): first load {one['first_s'] / many['first_s']:.2f}x, cached load "
                   f"{one['cached_s'] / many['cached_s']:.2f}x", flush=True)
 
 

@@ -104,7 +104,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
     torch.set_num_threads(cfg.cluster.cpus_per_worker)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = load_dataset(cfg.data, fitness_rounds(cfg), progress=bool(cfg.get("progress", False)))
+    dataset = load_dataset(cfg.data, fitness_rounds(cfg), progress=bool(cfg.get("progress", True)))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         infer_shapes(genome, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim)

@@ -92,7 +92,7 @@ def test_a_run_records_every_training_of_a_genome(make_cfg, tmp_path):
 
 
 def _best(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "garay.best", *args, "repeats=1", "train.epochs=1",
+    return subprocess.run([sys.executable, "-m", "garay.best", *args, "repeats=1", "train.epochs=1", "progress=false",
                            "data.examples_per_class=20", f"hydra.run.dir={tmp_path / 'out'}"],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
 

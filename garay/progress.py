@@ -22,4 +22,6 @@ def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "eval"
         return NullBar()
     from tqdm import tqdm
 
+    # No monitor thread: a process with threads is not forked for data preparation.
+    tqdm.monitor_interval = 0
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)

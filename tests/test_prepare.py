@@ -207,16 +207,43 @@ def test_the_speech_commands_preset_reads_the_corpus_layout(corpus, tmp_path):
     assert data.info["speakers"]["val"] > 0 and data.info["speakers"]["test"] > 0
 
 
-def test_on_a_cluster_every_node_featurises_and_the_numbers_are_the_same(corpus, tmp_path, cluster):
+def test_on_a_cluster_every_node_featurises_and_the_numbers_are_the_same(corpus, tmp_path, cluster, monkeypatch):
     """Joined to a two-node cluster, Ray tasks on both nodes decode and featurise (the
-    driver reads the files and keeps the cache): the same arrays as one local process."""
+    driver reads the files and keeps the cache): the same arrays as one local process.
+    With Ray's threads in this process, a local pool comes from a fork server: the same."""
+    import garay.data.prepare
+
     cluster({"num_cpus": 1}, {"num_cpus": 1})
+    monkeypatch.setattr(garay.data.prepare, "CHUNK", 16)  # 25 tasks for SPREAD to place
     local = load_dataset(folder_cfg(corpus, tmp_path / "local", "data.workers=1"))
     remote = load_dataset(folder_cfg(corpus, tmp_path / "remote"), remote=True)
     assert remote.info["prepared_on"] == {"nodes": 2} and local.info["prepared_on"] == {"processes": 1}
     assert remote.info["cache_misses"] == 400
+    forked = load_dataset(folder_cfg(corpus, tmp_path / "forked", "data.workers=2"))
+    assert forked.info["prepared_on"] == {"processes": 2}
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(local, name), getattr(remote, name))
-    cached = load_dataset(folder_cfg(corpus, tmp_path / "remote"), remote=True)  # the driver's cache
-    assert cached.info["cache_hits"] == 400
+        np.testing.assert_array_equal(getattr(local, name), getattr(forked, name))
+    cached = load_dataset(folder_cfg(corpus, tmp_path / "remote"), remote=True)  # the driver's cache; no tasks
+    assert cached.info["cache_hits"] == 400 and cached.info["prepared_on"] == {"nodes": 0}
     np.testing.assert_array_equal(cached.x_train, local.x_train)
+
+
+@pytest.mark.parametrize("split", ["hash", "speaker"])
+def test_a_folder_without_speakers_says_which_key_before_featurising(corpus, tmp_path, split):
+    # load_dataset straight from Python (no validate()): still the key, before any file is decoded
+    cfg = folder_cfg(corpus, tmp_path / "c", f"data.split={split}", "data.test_speakers=[x]")
+    with pytest.raises(ConfigError) as err:
+        load_dataset(cfg)
+    assert err.value.key == "data.speaker_pattern" and not (tmp_path / "c").exists()
+
+
+def test_official_split_of_a_folder_without_lists_stops_before_featurising(corpus, tmp_path):
+    import shutil
+
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)
+    (root / "testing_list.txt").unlink()
+    with pytest.raises(ConfigError, match="testing_list.txt: is missing") as err:
+        load_dataset(folder_cfg(root, tmp_path / "c", "data.split=official"))
+    assert err.value.key == "data.split" and not (tmp_path / "c").exists()

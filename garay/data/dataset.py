@@ -67,8 +67,8 @@ def split_dataset(
     def cut(p: tuple[np.ndarray, ...]) -> Dataset:
         check_split(p, str(info.get("split", "?")))
         train, val, test = p
-        # x[indices] are fresh float32 copies: standardise them in place, so the driver
-        # holds x and one split of it at most (the same numbers as `standardised`).
+        # x[indices] are fresh float32 copies: standardise them in place (the same numbers
+        # as `standardised`), so the driver holds x and each validation round's copy of it.
         parts = [np.asarray(x[i], dtype=np.float32) for i in (train, val, test)]
         mean = parts[0].mean(axis=(0, 2), keepdims=True)
         std = parts[0].std(axis=(0, 2), keepdims=True) + 1e-6

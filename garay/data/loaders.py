@@ -9,14 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from garay.config import ConfigError
 from garay.data.cache import FeatureCache
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
 from garay.data.folder import list_folder, official_lists
 from garay.data.fsdd import list_fsdd, official_split
-from garay.data.splits import choose_split
 from garay.data.prepare import featurise
+from garay.data.splits import choose_split
 from garay.data.wav import BadFiles, Recording
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
         list_folder(root, bad, speaker_pattern=cfg.get("speaker_pattern"), exclude=list(cfg.get("exclude") or ()))
     if not recordings and not bad.paths:
         raise DataError(root, "is empty: no audio files found")
+    if cfg.split in ("speaker", "hash") and any(r.speaker is None for r in recordings):
+        raise ConfigError("data.speaker_pattern", f"is needed for data.split={cfg.split} with data={cfg.name} "
+                                                  "(a regex with (?P<speaker>...), or speech_commands)")
+    if cfg.name == "folder" and cfg.split == "official":
+        official_lists(root, [])  # the corpus's lists exist, before minutes of featurising
     settings = FeatureSettings.from_config(cfg)
     cache = FeatureCache(cfg.cache_dir, settings.key())
     where: dict[str, Any] = {}

@@ -70,7 +70,7 @@ def _class_names(arrays: dict[str, np.ndarray], values: np.ndarray, path: Any) -
 
 
 def _split(cfg: Any, arrays: dict[str, np.ndarray], y: np.ndarray, path: Any, rounds: int) -> tuple[list, dict]:
-    return choose_split(cfg, y, official=lambda: _official(arrays, y, path), speakers=lambda: _speakers(arrays, y, path),
+    return choose_split(cfg, y, official=lambda: _official(arrays, y, path), speakers=lambda: _speakers(arrays, y, path, cfg.split),
                         rounds=rounds)
 
 
@@ -90,9 +90,9 @@ def _official(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> tuple[
     return tuple(np.flatnonzero(split == name) for name in SPLIT_NAMES)
 
 
-def _speakers(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any) -> np.ndarray:
+def _speakers(arrays: dict[str, np.ndarray], y: np.ndarray, path: Any, split: str = "speaker") -> np.ndarray:
     if "speakers" not in arrays:
-        raise DataError(path, "has no array 'speakers' for data.split=speaker", key="data.split")
+        raise DataError(path, f"has no array 'speakers' for data.split={split}", key="data.split")
     speakers = arrays["speakers"].astype(str)
     if speakers.shape != y.shape:
         raise DataError(path, f"speakers must be one entry per example ({len(y)}); got shape {speakers.shape}")

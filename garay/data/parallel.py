@@ -1,25 +1,30 @@
 """Data preparation on every core: chunks of work on a pool of processes, results in order.
 
 Decoding and feature extraction are CPU-bound Python and C (libsndfile, soxr, numpy's
-FFT), so they need processes, not threads. Processes are forked on Linux: a fork starts in
-milliseconds with the audio libraries already imported, and never re-runs the caller's
-script (spawn would re-import an unguarded `__main__`, such as a notebook-style script
-calling `garay.evolve`). The children run only numpy and the audio libraries, never Ray
-or torch. Elsewhere the platform's default start method is used.
+FFT), so they need processes, not threads. On Linux processes are forked: a fork starts
+in milliseconds with the audio libraries already loaded, and never re-runs the caller's
+script (spawn re-imports an unguarded `__main__`, such as a script calling
+`garay.evolve` at top level). The children run only numpy and the audio libraries. A
+process with other threads running (Ray started in it, say by an earlier job of a
+multirun) is not forked: its pool comes from a fork server, a clean process started for
+it. Where fork does not exist (macOS, Windows), `data.workers=null` means one process,
+so scripts keep working unguarded; set `data.workers` to use more.
 
 The same function runs on the same chunks whatever the number of processes, so the
-results are identical to the single-process path, bit for bit. On a cluster the chunks
-go to Ray tasks spread over its nodes instead (map_ordered_ray).
+results are those of one process. On a cluster the chunks go to Ray tasks spread over
+its nodes instead (map_ordered_ray).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
-import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sized, TypeVar
 
 log = logging.getLogger(__name__)
@@ -27,54 +32,81 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+# Chunks in flight on a cluster, whatever its size: each holds its files' bytes in the driver.
+MAX_REMOTE_IN_FLIGHT = 32
+
+
+def _cgroup_cpus() -> Optional[float]:
+    """The CPU quota of this process's container (cgroup v2 cpu.max, or v1 cfs quota), if any."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
 
 def available_cpus() -> int:
-    """The cores this process may run on (its affinity mask, e.g. under taskset or a
-    container's cpuset), else os.cpu_count()."""
+    """The cores this process may use: its affinity mask (taskset, a cpuset), capped by a
+    container's CPU quota (docker --cpus, a Kubernetes limit)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
 
 
 def resolve_workers(workers: Optional[int], chunks: int) -> int:
-    """`data.workers` (null: every available core), never more than there are chunks."""
-    wanted = available_cpus() if workers is None else int(workers)
+    """`data.workers` (null: every available core where processes can be forked, else 1),
+    never more than there are chunks."""
+    wanted = (available_cpus() if CAN_FORK else 1) if workers is None else int(workers)
     return max(1, min(wanted, chunks))
 
 
-def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count: Optional[int] = None,
-                done: Optional[Callable[[int], None]] = None) -> Iterator[R]:
+def forking() -> bool:
+    """Whether a pool made now is forked from this process (see the module docstring)."""
+    return CAN_FORK and threading.active_count() == 1
+
+
+def _context() -> Any:
+    if forking():
+        return multiprocessing.get_context("fork")
+    if CAN_FORK:  # threads are running here: fork a clean server instead of this process
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["garay.data.prepare", "garay.data.synthetic"])
+        return context
+    return multiprocessing.get_context()
+
+
+def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count: Optional[int] = None) -> Iterator[R]:
     """`fn(job)` for every job, yielded in the jobs' order.
 
     With `workers` > 1 the jobs run on that many processes. Jobs are taken from `jobs`
     (any iterable, read lazily; `count` when it has no len) only as places free up, at
     most two per process in flight, so a large corpus never has all its waveforms in
-    memory at once. `done(i)` is called as each job finishes, in whatever order they
-    finish (for a progress bar). With one worker, or one job, everything runs here."""
+    memory at once. With one worker, or one job, everything runs here. Close the
+    iterator (or exhaust it) to shut the processes down."""
     total = len(jobs) if isinstance(jobs, Sized) else count
     if workers <= 1 or (total is not None and total <= 1):
-        for i, job in enumerate(jobs):
-            result = fn(job)
-            if done is not None:
-                done(i)
-            yield result
+        for job in jobs:
+            yield fn(job)
         return
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
-    source = enumerate(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    source = iter(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         pending: deque[Future[R]] = deque()
 
         def submit() -> bool:
-            nxt = next(source, None)
-            if nxt is None:
-                return False
-            index, job = nxt
-            future = pool.submit(fn, job)
-            if done is not None:
-                future.add_done_callback(lambda _f: done(index))
-            pending.append(future)
-            return True
+            job = next(source, _END)
+            if job is not _END:
+                pending.append(pool.submit(fn, job))
+            return job is not _END
 
         try:
             more = True
@@ -84,10 +116,12 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
                 result = pending.popleft().result()
                 more = more and submit()
                 yield result
-        except BaseException:
+        finally:  # an error, or the caller stopped early: nothing more runs
             for future in pending:
                 future.cancel()
-            raise
+
+
+_END = object()
 
 
 def _on_node(fn: Callable[[T], R], job: T) -> tuple[str, R]:
@@ -96,47 +130,52 @@ def _on_node(fn: Callable[[T], R], job: T) -> tuple[str, R]:
     return ray.get_runtime_context().get_node_id(), fn(job)
 
 
-def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, done: Optional[Callable[[int], None]] = None,
+def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, skip: Callable[[T], Optional[R]] = lambda job: None,
                     nodes: Optional[set[str]] = None) -> Iterator[R]:
     """`fn(job)` for every job as Ray tasks of one CPU spread over the cluster's nodes
-    (this process has joined it), yielded in the jobs' order. At most two jobs per CPU of
-    the cluster are in flight; a task whose node is lost is run again (Ray's retries).
-    `done(i)` as each result arrives; `nodes` receives the ids of the nodes that worked."""
+    (this process has joined it), yielded in the jobs' order. Two jobs per CPU of the
+    cluster are in flight, at most MAX_REMOTE_IN_FLIGHT; a task whose node is lost is run
+    again (Ray's retries). A job for which `skip(job)` is not None needs no task: that is
+    its result. `nodes` receives the ids of the nodes that worked."""
     import ray
 
     task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=3)(_on_node)
-    limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-    pending: deque[Any] = deque()
-    source = enumerate(jobs)
-    more = True
+    limit = min(MAX_REMOTE_IN_FLIGHT, max(2, 2 * int(ray.cluster_resources().get("CPU", 1))))
+    pending: deque[tuple[bool, Any]] = deque()  # (is a Ray ref, the ref or the result)
+    source = iter(jobs)
 
     def submit() -> bool:
-        nxt = next(source, None)
-        if nxt is not None:
-            pending.append((nxt[0], task.remote(fn, nxt[1])))
-        return nxt is not None
+        job = next(source, _END)
+        if job is _END:
+            return False
+        done = skip(job)
+        pending.append((False, done) if done is not None else (True, task.remote(fn, job)))
+        return True
 
     try:
+        more = True
         while more and len(pending) < limit:
             more = submit()
         while pending:
-            index, ref = pending.popleft()
-            node, result = ray.get(ref)
-            if nodes is not None:
-                nodes.add(node)
-            if done is not None:
-                done(index)
+            is_ref, item = pending.popleft()
+            if is_ref:
+                node, item = ray.get(item)
+                if nodes is not None:
+                    nodes.add(node)
             more = more and submit()
-            yield result
+            yield item
     finally:
-        for _, ref in pending:
-            ray.cancel(ref)
+        for is_ref, item in pending:
+            if is_ref:
+                ray.cancel(item)
 
 
 def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
-    """Import the audio libraries and run `compute` once on a short silence here, before
-    forking: librosa loads its parts (scipy, numba) on first use, seconds each time, and
-    forked children inherit what the parent has loaded instead of paying for it each."""
+    """Run `compute` once on a short silence here, before forking: librosa loads its parts
+    (scipy, numba) on first use, seconds each time, and forked children inherit what the
+    parent has loaded instead of each paying for it. Nothing to gain without fork."""
+    if not forking():
+        return
     import numpy as np
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
@@ -144,4 +183,4 @@ def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
     compute(np.zeros((1, samples), dtype=np.float32))
 
 
-__all__: list[Any] = ["available_cpus", "resolve_workers", "map_ordered", "map_ordered_ray", "warm_up"]
+__all__: list[Any] = ["available_cpus", "resolve_workers", "forking", "map_ordered", "map_ordered_ray", "warm_up"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -106,15 +106,10 @@ def featurise_chunk(job: tuple[list[str], FeatureSettings, str]) -> ChunkResult:
     return ChunkResult(found, errors, cache.hits, cache.misses, cache.unwritable)
 
 
-def _on_processes(chunks: list[list[Recording]], settings: FeatureSettings, cache: FeatureCache, procs: int,
-                  done: Callable[[int], None]) -> Iterator[ChunkResult]:
-    jobs = [([str(r.path) for r in chunk], settings, str(cache.root)) for chunk in chunks]
-    yield from map_ordered(featurise_chunk, jobs, workers=procs, done=done)
-
-
 def _on_nodes(chunks: list[list[Recording]], settings: FeatureSettings, cache: FeatureCache,
-              done: Callable[[int], None], nodes: set[str]) -> Iterator[ChunkResult]:
-    """The driver reads and looks up; Ray tasks on the cluster's nodes decode and featurise."""
+              nodes: set[str]) -> Iterator[ChunkResult]:
+    """The driver reads and looks up; Ray tasks on the cluster's nodes decode and featurise
+    the misses (a chunk found whole in the cache needs no task)."""
     looked_up: dict[int, tuple[list, list, Todo]] = {}
 
     def jobs() -> Iterator[tuple[Todo, FeatureSettings]]:
@@ -122,10 +117,15 @@ def _on_nodes(chunks: list[list[Recording]], settings: FeatureSettings, cache: F
             looked_up[k] = _read([str(r.path) for r in chunk], cache)
             yield looked_up[k][2], settings
 
-    for k, computed in enumerate(map_ordered_ray(decode_and_featurise, jobs(), done=done, nodes=nodes)):
-        found, errors, todo = looked_up.pop(k)
-        _complete(found, errors, todo, computed, cache)
-        yield ChunkResult(found, errors)
+    computed_chunks = map_ordered_ray(decode_and_featurise, jobs(), skip=lambda job: [] if not job[0] else None,
+                                      nodes=nodes)
+    try:
+        for k, computed in enumerate(computed_chunks):
+            found, errors, todo = looked_up.pop(k)
+            _complete(found, errors, todo, computed, cache)
+            yield ChunkResult(found, errors)
+    finally:
+        computed_chunks.close()  # cancels the tasks still in flight
 
 
 def featurise(
@@ -138,24 +138,26 @@ def featurise(
     the Ray cluster this process has joined. A file that does not decode goes to `bad`
     (which raises unless skipping), in the files' order. `where` receives how it ran."""
     chunks = [list(recordings[i:i + CHUNK]) for i in range(0, len(recordings), CHUNK)]
-    bar = progress_bar(len(recordings), "features", progress, unit="file")
-    done = lambda k: bar.update(len(chunks[k]))  # noqa: E731
     nodes: set[str] = set()
+    results: Iterator[ChunkResult]
     if remote:
         log.info("decoding and featurising %d files with Ray tasks on the cluster's nodes", len(recordings))
-        results = _on_nodes(chunks, settings, cache, done, nodes)
+        results = _on_nodes(chunks, settings, cache, nodes)
     else:
         procs = resolve_workers(workers, len(chunks))
         log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
         if procs > 1:
             warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
-        results = _on_processes(chunks, settings, cache, procs, done)
+        jobs = [([str(r.path) for r in chunk], settings, str(cache.root)) for chunk in chunks]
+        results = map_ordered(featurise_chunk, jobs, workers=procs)
+    bar = progress_bar(len(recordings), "features", progress, unit="file")
     # One array filled as chunks arrive (no list of per-file arrays stacked at the end):
     # the driver holds the features once, plus the chunks in flight.
     out: np.ndarray | None = None
     kept: list[Recording] = []
     try:
-        for chunk, result in zip(chunks, results):
+        for k, result in enumerate(results):
+            chunk = chunks[k]
             cache.hits += result.hits
             cache.misses += result.misses
             if result.unwritable is not None and cache.unwritable is None:
@@ -169,7 +171,9 @@ def featurise(
                         out = np.empty((len(recordings), *feats.shape), dtype=np.float32)
                     out[len(kept)] = feats
                     kept.append(rec)
+            bar.update(len(chunk))
     finally:
+        results.close()  # on an error too: the pool is shut down (or the Ray tasks cancelled) now
         bar.close()
     if where is not None:
         where.update({"nodes": len(nodes)} if remote else {"processes": procs})

@@ -138,13 +138,17 @@ def synthesize(
     num_classes = int(labels.max()) + 1
     chunks = (n + CHUNK - 1) // CHUNK
     jobs = ((d, num_classes, sample_rate, duration) for d in _draw_chunks(labels, num_samples, duration, snr_db, rng))
+    waves = np.empty((n, num_samples), dtype=np.float32)  # filled chunk by chunk: no second copy
     bar = progress_bar(n, "synthesizing", progress, unit="example")
+    rendered = map_ordered(_render, jobs, workers=resolve_workers(workers, chunks), count=chunks)
     try:
-        parts = list(map_ordered(_render, jobs, workers=resolve_workers(workers, chunks), count=chunks,
-                                 done=lambda i: bar.update(min(CHUNK, n - i * CHUNK))))
+        for k, part in enumerate(rendered):
+            waves[k * CHUNK: k * CHUNK + len(part)] = part
+            bar.update(len(part))
     finally:
+        rendered.close()
         bar.close()
-    return np.concatenate(parts) if parts else np.zeros((0, num_samples), dtype=np.float32)
+    return waves
 
 
 def make_synthetic(

@@ -99,7 +99,9 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
             yield fn(job)
         return
     source = iter(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    context = _context()
+    log.debug("a pool of %d processes (%s)", workers, context.get_start_method())
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: deque[Future[R]] = deque()
 
         def submit() -> bool:

@@ -247,3 +247,27 @@ def test_official_split_of_a_folder_without_lists_stops_before_featurising(corpu
     with pytest.raises(ConfigError, match="testing_list.txt: is missing") as err:
         load_dataset(folder_cfg(root, tmp_path / "c", "data.split=official"))
     assert err.value.key == "data.split" and not (tmp_path / "c").exists()
+
+
+def test_pool_processes_end_with_a_driver_killed_mid_preparation(tmp_path):
+    """SIGKILL a driver while its pool works (two jobs that sleep for ten minutes): no pool
+    process outlives it (forked children hold both ends of their task pipe and would
+    otherwise wait forever)."""
+    import signal
+    import subprocess
+    import time
+
+    code = "import time; from garay.data.parallel import map_ordered; list(map_ordered(time.sleep, [600, 600], workers=2))"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    children: list[str] = []
+    deadline = time.monotonic() + 300
+    while len(children) < 2 and time.monotonic() < deadline:
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        time.sleep(0.1)
+    assert len(children) == 2, f"the pool never started: {children}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children), "pool processes outlived the driver"

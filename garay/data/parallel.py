@@ -21,6 +21,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -85,6 +86,19 @@ def _context() -> Any:
     return multiprocessing.get_context()
 
 
+def _die_with_parent() -> None:
+    """A pool process ends when the process that made it does, even one killed with
+    SIGKILL (Linux's PR_SET_PDEATHSIG): forked children hold both ends of their task pipe,
+    so they would otherwise wait for work forever."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the line above
+            os._exit(1)
+
+
 def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count: Optional[int] = None) -> Iterator[R]:
     """`fn(job)` for every job, yielded in the jobs' order.
 
@@ -101,7 +115,7 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
     source = iter(jobs)
     context = _context()
     log.debug("a pool of %d processes (%s)", workers, context.get_start_method())
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
         pending: deque[Future[R]] = deque()
 
         def submit() -> bool:

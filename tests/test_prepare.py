@@ -89,62 +89,58 @@ def test_progress_bars_show_files_per_second(corpus, tmp_path, capsys):
     assert "features" not in capsys.readouterr().err
 
 
+def which_set(filename: str, validation_percentage: float, testing_percentage: float) -> str:
+    """Speech Commands' README function, verbatim but for Python 3: the reference."""
+    max_num_wavs_per_class = 2**27 - 1
+    base_name = Path(filename).name
+    hash_name = re.sub(r"_nohash_.*$", "", base_name)
+    hash_name_hashed = hashlib.sha1(hash_name.encode()).hexdigest()
+    percentage_hash = ((int(hash_name_hashed, 16) % (max_num_wavs_per_class + 1))
+                       * (100.0 / max_num_wavs_per_class))
+    if percentage_hash < validation_percentage:
+        return "validation"
+    if percentage_hash < (testing_percentage + validation_percentage):
+        return "testing"
+    return "training"
+
+
+def _files_of(corpus: Path, speakers) -> int:
+    return sum(1 for p in corpus.glob("word*/*.wav") if p.name.split("_nohash_")[0] in set(speakers))
+
+
 @pytest.mark.parametrize("split", ["speaker", "hash", "official"])
 def test_speaker_aware_folder_splits_keep_each_speaker_on_one_side(corpus, tmp_path, split):
+    """Expected sides come from the file names alone (the reference which_set, the given
+    test speakers, the corpus's lists); the data's sizes must match them."""
     overrides = ["data.speaker_pattern=speech_commands", f"data.split={split}"]
+    everyone = speakers_of(corpus.glob("word*/*.wav"))
     if split == "speaker":
-        test = sorted(speakers_of(corpus.glob("word0/*.wav")))[:5]
+        test = sorted(everyone)[:5]
         overrides.append(f"data.test_speakers=[{','.join(test)}]")
     if split == "hash":
         overrides += ["data.val_fraction=0.1", "data.test_fraction=0.1"]  # Speech Commands' own fractions
-    cfg = folder_cfg(corpus, tmp_path / "c", *overrides)
-    data = load_dataset(cfg)
-    from garay.data.folder import list_folder
-    from garay.data.wav import BadFiles
-
-    recordings = list_folder(corpus, BadFiles(False), speaker_pattern="speech_commands", exclude=["_background_noise_"])
-    by_side = _sides(data, recordings, cfg)
-    assert all(by_side.values())
-    assert not by_side["train"] & by_side["val"] and not by_side["train"] & by_side["test"] \
-        and not by_side["val"] & by_side["test"]
+    data = load_dataset(folder_cfg(corpus, tmp_path / "c", *overrides))
+    sizes = data.sizes()
+    if split == "official":  # the lists decide, file by file
+        listed = {name: (corpus / f"{name}_list.txt").read_text().split() for name in ("validation", "testing")}
+        assert (sizes["val"], sizes["test"]) == (len(listed["validation"]), len(listed["testing"]))
+        assert sizes["train"] == 400 - sizes["val"] - sizes["test"]
+        return
+    sides = {k: set(v) for k, v in data.info["split_speakers"].items()} if split == "hash" else {
+        "test": set(data.info["test_speakers"]), "val": set(data.info["val_speakers"])}
     if split == "speaker":
-        assert by_side["test"] == set(test)
-    if split in ("hash", "official"):
-        # the same sides as the corpus's validation_list.txt and testing_list.txt
-        listed = {name: speakers_of((corpus / f"{name}_list.txt").read_text().split())
-                  for name in ("validation", "testing")}
-        assert by_side["val"] == listed["validation"] and by_side["test"] == listed["testing"]
-
-
-def _sides(data, recordings, cfg) -> dict[str, set[str]]:
-    """Which speakers ended up in each part: the split's indices again, from garay.data.splits."""
-    from garay.data.folder import official_lists
-    from garay.data.splits import choose_split
-
-    y = np.array([r.label for r in recordings])
-    parts, _ = choose_split(cfg, y, official=lambda: tuple(np.asarray(p) for p in official_lists(Path(cfg.root), recordings)),
-                            speakers=lambda: [r.speaker for r in recordings])
-    assert [len(p) for p in parts[0]] == [data.sizes()[k] for k in ("train", "val", "test")]
-    who = np.array([r.speaker for r in recordings])
-    return {k: set(who[p].tolist()) for k, p in zip(("train", "val", "test"), parts[0])}
+        assert sides["test"] == set(test)
+        sides["train"] = everyone - sides["test"] - sides["val"]
+    else:
+        expected = {"train": "training", "val": "validation", "test": "testing"}
+        for side, name in expected.items():
+            assert sides[side] == {s for s in everyone if which_set(f"{s}_nohash_0.wav", 10, 10) == name}
+    assert all(sides.values()) and set().union(*sides.values()) == everyone
+    assert not sides["train"] & sides["val"] and not sides["train"] & sides["test"] and not sides["val"] & sides["test"]
+    assert all(sizes[side] == _files_of(corpus, names) for side, names in sides.items())
 
 
 def test_hash_rule_is_speech_commands_which_set():
-    """Speech Commands' README function, verbatim but for Python 3 (the reference)."""
-    max_num_wavs_per_class = 2**27 - 1
-
-    def which_set(filename: str, validation_percentage: float, testing_percentage: float) -> str:
-        base_name = Path(filename).name
-        hash_name = re.sub(r"_nohash_.*$", "", base_name)
-        hash_name_hashed = hashlib.sha1(hash_name.encode()).hexdigest()
-        percentage_hash = ((int(hash_name_hashed, 16) % (max_num_wavs_per_class + 1))
-                           * (100.0 / max_num_wavs_per_class))
-        if percentage_hash < validation_percentage:
-            return "validation"
-        if percentage_hash < (testing_percentage + validation_percentage):
-            return "testing"
-        return "training"
-
     from garay.data.splits import hash_side
 
     rng = np.random.default_rng(0)

@@ -80,10 +80,9 @@ def list_folder(root: Path, bad: BadFiles, *, speaker_pattern: Optional[str] = N
     return recordings
 
 
-def official_lists(root: Path, recordings: Sequence[Recording]) -> tuple[list[int], list[int], list[int]]:
-    """Indices (train, val, test) from Speech Commands' own lists, `validation_list.txt`
-    and `testing_list.txt` in `root` (paths relative to it, one per line); every other
-    file is training. DataError names the missing list."""
+def read_lists(root: Path) -> tuple[set[str], set[str]]:
+    """Speech Commands' own lists in `root`, `validation_list.txt` and `testing_list.txt`
+    (paths relative to it, one per line). DataError names a missing one."""
     held = []
     for name in ("validation_list.txt", "testing_list.txt"):
         path = root / name
@@ -92,8 +91,16 @@ def official_lists(root: Path, recordings: Sequence[Recording]) -> tuple[list[in
                                   "validation_list.txt and testing_list.txt (else use data.split=hash)",
                             key="data.split")
         held.append({line.strip() for line in path.read_text().splitlines() if line.strip()})
+    return held[0], held[1]
+
+
+def official_lists(root: Path, recordings: Sequence[Recording],
+                   lists: tuple[set[str], set[str]]) -> tuple[list[int], list[int], list[int]]:
+    """Indices (train, val, test) by the (validation, testing) `lists` of read_lists; every
+    other file is training."""
+    val, test = lists
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])
     for i, rec in enumerate(recordings):
         rel = rec.path.relative_to(root).as_posix()
-        parts[1 if rel in held[0] else 2 if rel in held[1] else 0].append(i)
+        parts[1 if rel in val else 2 if rel in test else 0].append(i)
     return parts

@@ -14,7 +14,7 @@ from garay.data.cache import FeatureCache
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
-from garay.data.folder import list_folder, official_lists
+from garay.data.folder import list_folder, official_lists, read_lists
 from garay.data.fsdd import list_fsdd, official_split
 from garay.data.prepare import featurise
 from garay.data.splits import choose_split
@@ -47,8 +47,8 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
     if cfg.split in ("speaker", "hash") and any(r.speaker is None for r in recordings):
         raise ConfigError("data.speaker_pattern", f"is needed for data.split={cfg.split} with data={cfg.name} "
                                                   "(a regex with (?P<speaker>...), or speech_commands)")
-    if cfg.name == "folder" and cfg.split == "official":
-        official_lists(root, [])  # the corpus's lists exist, before minutes of featurising
+    # Read the corpus's own lists now: a missing one stops the run before minutes of featurising.
+    lists = read_lists(root) if cfg.name == "folder" and cfg.split == "official" else None
     settings = FeatureSettings.from_config(cfg)
     cache = FeatureCache(cfg.cache_dir, settings.key())
     where: dict[str, Any] = {}
@@ -61,7 +61,7 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
     if len(classes) < 2:
         raise DataError(root, f"has a single class {classes[0]!r}; classification needs at least 2")
     y = np.array([classes.index(r.label) for r in kept], dtype=np.int64)
-    parts, split_info = _split(cfg, root, kept, y, rounds)
+    parts, split_info = _split(cfg, root, kept, y, rounds, lists)
     log.info("data %s: %d files from %s (%d features cached, %d computed, %d skipped)", cfg.name, len(kept),
              root, cache.hits, cache.misses, len(bad.paths))
     info = {"root": str(root), "features": settings.kind, "sample_rate": settings.sample_rate,
@@ -71,9 +71,10 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
     return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
 
 
-def _split(cfg: Any, root: Path, recordings: list[Recording], y: np.ndarray, rounds: int) -> tuple[list, dict]:
+def _split(cfg: Any, root: Path, recordings: list[Recording], y: np.ndarray, rounds: int,
+           lists: tuple[set[str], set[str]] | None) -> tuple[list, dict]:
     official = (lambda: official_split([r.take for r in recordings])) if cfg.name == "fsdd" else \
-        (lambda: official_lists(root, recordings))
+        (lambda: official_lists(root, recordings, lists))  # type: ignore[arg-type]  # read when split=official
     parts, info = choose_split(
         cfg, y,
         official=lambda: tuple(np.asarray(p, dtype=np.int64) for p in official()),

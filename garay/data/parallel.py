@@ -17,6 +17,7 @@ its nodes instead (map_ordered_ray).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import multiprocessing
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+H = TypeVar("H")  # a job in flight: a future, a Ray ref
 
 CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 # Chunks in flight on a cluster, whatever its size: each holds its files' bytes in the driver.
@@ -112,32 +114,31 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
         for job in jobs:
             yield fn(job)
         return
-    source = iter(jobs)
     context = _context()
     log.debug("a pool of %d processes (%s)", workers, context.get_start_method())
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
-        pending: deque[Future[R]] = deque()
-
-        def submit() -> bool:
-            job = next(source, _END)
-            if job is not _END:
-                pending.append(pool.submit(fn, job))
-            return job is not _END
-
-        try:
-            more = True
-            while more and len(pending) < 2 * workers:
-                more = submit()
-            while pending:
-                result = pending.popleft().result()
-                more = more and submit()
-                yield result
-        finally:  # an error, or the caller stopped early: nothing more runs
-            for future in pending:
-                future.cancel()
+        yield from _in_order(jobs, 2 * workers, start=lambda job: pool.submit(fn, job), finish=Future.result,
+                             cancel=Future.cancel)
 
 
-_END = object()
+def _in_order(jobs: Iterable[T], limit: int, *, start: Callable[[T], H], finish: Callable[[H], R],
+              cancel: Callable[[H], Any]) -> Iterator[R]:
+    """Start jobs as places free up (at most `limit` in flight), finish them in the jobs'
+    order; whatever is still in flight when this stops (an error, or the caller closed
+    it) is cancelled."""
+    source = iter(jobs)
+    pending: deque[H] = deque()
+    try:
+        pending.extend(start(job) for job in itertools.islice(source, limit))
+        while pending:
+            result = finish(pending.popleft())
+            pending.extend(start(job) for job in itertools.islice(source, 1))
+            yield result
+    finally:
+        for handle in pending:
+            cancel(handle)
+
+
 
 
 def _on_node(fn: Callable[[T], R], job: T) -> tuple[str, R]:
@@ -157,33 +158,21 @@ def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, skip: Callable[[
 
     task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=3)(_on_node)
     limit = min(MAX_REMOTE_IN_FLIGHT, max(2, 2 * int(ray.cluster_resources().get("CPU", 1))))
-    pending: deque[tuple[bool, Any]] = deque()  # (is a Ray ref, the ref or the result)
-    source = iter(jobs)
 
-    def submit() -> bool:
-        job = next(source, _END)
-        if job is _END:
-            return False
+    def start(job: T) -> tuple[bool, Any]:  # (a Ray ref?, the ref or the result)
         done = skip(job)
-        pending.append((False, done) if done is not None else (True, task.remote(fn, job)))
-        return True
+        return (False, done) if done is not None else (True, task.remote(fn, job))
 
-    try:
-        more = True
-        while more and len(pending) < limit:
-            more = submit()
-        while pending:
-            is_ref, item = pending.popleft()
-            if is_ref:
-                node, item = ray.get(item)
-                if nodes is not None:
-                    nodes.add(node)
-            more = more and submit()
-            yield item
-    finally:
-        for is_ref, item in pending:
-            if is_ref:
-                ray.cancel(item)
+    def finish(handle: tuple[bool, Any]) -> R:
+        is_ref, item = handle
+        if not is_ref:
+            return item
+        node, result = ray.get(item)
+        if nodes is not None:
+            nodes.add(node)
+        return result
+
+    yield from _in_order(jobs, limit, start=start, finish=finish, cancel=lambda h: h[0] and ray.cancel(h[1]))
 
 
 def warm_up(compute: Callable[[Any], Any], samples: int) -> None:

@@ -47,7 +47,7 @@ class ChunkResult:
     unwritable: str | None = None
 
 
-Todo = list[tuple[int, str, bytes]]  # (position in chunk, path, the file's bytes): cache misses
+Todo = list[tuple[int, str, str, bytes]]  # cache misses: (position in chunk, path, content hash, bytes)
 
 
 def _read(paths: Sequence[str], cache: FeatureCache) -> tuple[list[np.ndarray | None], list[str | None], Todo]:
@@ -61,9 +61,10 @@ def _read(paths: Sequence[str], cache: FeatureCache) -> tuple[list[np.ndarray | 
         except OSError as exc:
             errors[i] = f"cannot read ({exc.strerror or exc})"
             continue
-        found[i] = cache.get(content_hash(data))
+        digest = content_hash(data)
+        found[i] = cache.get(digest)
         if found[i] is None:
-            todo.append((i, path, data))
+            todo.append((i, path, digest, data))
     return found, errors, todo
 
 
@@ -73,7 +74,7 @@ def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.nda
     todo, settings = job
     out: list[tuple[np.ndarray | None, str | None]] = [(None, None)] * len(todo)
     waves = []
-    for k, (_, path, data) in enumerate(todo):
+    for k, (_, path, _, data) in enumerate(todo):
         try:
             waves.append((k, decode(data, path, sample_rate=settings.sample_rate, duration=settings.duration)))
         except DataError as exc:
@@ -92,11 +93,11 @@ def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.nda
 
 def _complete(found: list, errors: list, todo: Todo, computed: list, cache: FeatureCache) -> None:
     """Put the misses' features in the cache and in `found`, their errors in `errors`."""
-    for (i, _, data), (feats, error) in zip(todo, computed):
+    for (i, _, digest, _), (feats, error) in zip(todo, computed):
         if error is not None:
             errors[i] = error
         else:
-            cache.put(content_hash(data), feats)
+            cache.put(digest, feats)
             found[i] = feats
 
 

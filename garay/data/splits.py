@@ -105,8 +105,9 @@ def choose_split(
         who = np.asarray(speakers())
         parts = hash_split(who.tolist(), cfg.val_fraction, cfg.test_fraction)
         check_split(parts, "hash")
-        counts = {side: len(set(who[p].tolist())) for side, p in zip(("train", "val", "test"), parts)}
-        return validation_rounds(parts, rounds, y, who, cfg.seed), {"speakers": counts}
+        sides = {side: sorted(set(who[p].tolist())) for side, p in zip(("train", "val", "test"), parts)}
+        return validation_rounds(parts, rounds, y, who, cfg.seed), {
+            "speakers": {side: len(names) for side, names in sides.items()}, "split_speakers": sides}
     if cfg.split in ("random", "official"):
         parts = stratified_split(y, (cfg.val_fraction, cfg.test_fraction), cfg.seed) if cfg.split == "random" \
             else official()

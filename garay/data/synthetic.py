@@ -51,6 +51,7 @@ def _contour(idx: int, u: np.ndarray) -> np.ndarray:
 
 # Examples rendered together (one process's job): bounds the noise drawn ahead in memory.
 CHUNK = 512
+_HARMONICS = np.arange(1, 21)
 
 
 @dataclass
@@ -86,9 +87,6 @@ def _draw_chunks(labels: np.ndarray, num_samples: int, duration: float, snr_db: 
             offsets[i] = rng.uniform(0, 2 * np.pi, len(_HARMONICS))
             noise[i] = rng.normal(0, 1, num_samples)
         yield _Draws(labels[a:b], f0[a:b], tract[a:b], length[a:b], onset[a:b], snr[a:b], jitter, offsets, noise)
-
-
-_HARMONICS = np.arange(1, 21)
 
 
 def _render(job: tuple[_Draws, int, int, float]) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -61,22 +61,88 @@ def split_dataset(
 ) -> Dataset:
     """Features `x` and labels `y` cut into (train, val, test) indices, standardised with
     training statistics: `parts[0]` is the split, any further ones the extra validation
-    rounds. Raises ConfigError (data.split) when a part is empty."""
+    rounds. Raises ConfigError (data.split) when a part is empty.
+
+    `x` is consumed: when the first split uses every example once, its three parts are
+    views of `x` itself, reordered in place, so the driver never holds a second copy of
+    the features (each further validation round is a copy of its own)."""
     from garay.data.splits import check_split
 
-    def cut(p: tuple[np.ndarray, ...]) -> Dataset:
+    for p in parts:
         check_split(p, str(info.get("split", "?")))
-        train, val, test = p
-        # x[indices] are fresh float32 copies: standardise them in place (the same numbers
-        # as `standardised`), so the driver holds x and each validation round's copy of it.
-        parts = [np.asarray(x[i], dtype=np.float32) for i in (train, val, test)]
-        mean = parts[0].mean(axis=(0, 2), keepdims=True)
-        std = parts[0].std(axis=(0, 2), keepdims=True) + 1e-6
-        for part in parts:
-            part -= mean
-            part /= std
-        return Dataset(x_train=parts[0], y_train=y[train], x_val=parts[1], y_val=y[val], x_test=parts[2],
-                       y_test=y[test], classes=classes, name=name, info=info)
+    x = np.ascontiguousarray(x, dtype=np.float32)  # a copy only if it is not float32 already
+    # Further rounds first: they read x before the first split reorders it.
+    rounds = tuple(_cut(x[np.concatenate(p)], y, p, classes, name, info) for p in parts[1:])
+    order = np.concatenate(parts[0])
+    if len(order) == len(x) and np.array_equal(np.sort(order), np.arange(len(x))):
+        permute_rows(x, order)
+    else:  # some examples are in no part (or in two): gather them
+        x = x[order]
+    first = _cut(x, y, parts[0], classes, name, info)
+    return replace(first, rounds=rounds) if rounds else first
 
-    first = cut(parts[0])
-    return replace(first, rounds=tuple(cut(p) for p in parts[1:])) if len(parts) > 1 else first
+
+def _cut(x: np.ndarray, y: np.ndarray, part: tuple[np.ndarray, ...], classes: tuple[str, ...], name: str,
+         info: dict) -> Dataset:
+    """A Dataset of `x`, which holds the examples of `part` (train, val, test) in that
+    order, standardised in place with the training part's statistics."""
+    train, val, test = part
+    ends = np.cumsum([len(train), len(val), len(test)])
+    x_train, x_val, x_test = x[: ends[0]], x[ends[0]: ends[1]], x[ends[1]: ends[2]]
+    mean, std = channel_statistics(x_train)
+    std += np.float32(1e-6)
+    for block in _blocks(x):
+        block -= mean
+        block /= std
+    return Dataset(x_train=x_train, y_train=y[train], x_val=x_val, y_val=y[val], x_test=x_test, y_test=y[test],
+                   classes=classes, name=name, info=info)
+
+
+def permute_rows(x: np.ndarray, order: np.ndarray) -> None:
+    """`x[:] = x[order]` in place, with one row of scratch memory (`order` a permutation):
+    each cycle of the permutation is followed once."""
+    source = order.tolist()
+    done = bytearray(len(source))
+    for start in range(len(source)):
+        if done[start] or source[start] == start:
+            continue
+        held = x[start].copy()
+        k = start
+        while True:
+            done[k] = 1
+            nxt = source[k]
+            if nxt == start:
+                x[k] = held
+                break
+            x[k] = x[nxt]
+            k = nxt
+
+
+def _blocks(x: np.ndarray, rows: int = 1024) -> list[np.ndarray]:
+    return [x[i: i + rows] for i in range(0, len(x), rows)]
+
+
+def channel_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of `x` (examples, channels, time), shaped
+    (1, channels, 1): bit for bit `x.mean(axis=(0, 2))` and `x.std(axis=(0, 2))`, but
+    computed in blocks of examples, without numpy's full-size temporary. numpy sums each
+    (example, channel) row pairwise, then adds the rows into the total one after another;
+    so do these (a cumulative sum adds in sequence)."""
+    n, channels, frames = x.shape
+    count = np.intp(n * frames)
+
+    def total(rows_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        acc = np.zeros((1, channels), dtype=np.float32)
+        for block in _blocks(x):
+            acc = np.cumsum(np.concatenate([acc, np.add.reduce(rows_of(block), axis=2)]), axis=0,
+                            dtype=np.float32)[-1:]
+        # numpy divides a float32 sum by an integer count the same way
+        return np.true_divide(acc, count, out=acc, casting="unsafe").reshape(1, channels, 1)
+
+    mean = total(lambda block: block)
+
+    def squared_deviations(block: np.ndarray) -> np.ndarray:
+        d = np.subtract(block, mean)
+        return np.square(d, out=d)
+
+    return mean, np.sqrt(total(squared_deviations))

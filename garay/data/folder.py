@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Optional, Sequence
@@ -43,6 +44,27 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def _files(folder: Path) -> list[Path]:
+    """Every visible file under `folder`, recursively (not into linked folders, as
+    Path.rglob), in the order sorted paths have. os.scandir: one call a folder, where
+    rglob and is_file cost a stat a file (seconds for a 100k-file corpus)."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(path: str, parts: tuple[str, ...]) -> None:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_file():
+                    found.append((*parts, entry.name))
+                elif entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, (*parts, entry.name))
+
+    walk(str(folder), ())
+    found.sort()  # as paths sort: part by part
+    return [Path(folder, *parts) for parts in found]
+
+
 def list_folder(root: Path, bad: BadFiles, *, speaker_pattern: Optional[str] = None,
                 exclude: Sequence[str] = ()) -> list[Recording]:
     """Every file under each class sub-folder of `root` (recursively), labelled with the
@@ -63,7 +85,7 @@ def list_folder(root: Path, bad: BadFiles, *, speaker_pattern: Optional[str] = N
         log.warning("data.root %s: ignoring %d file(s) outside the class sub-folders", root, len(loose))
     recordings = []
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and _visible(p, root))
+        files = _files(class_dir)
         if not files:
             bad.report(DataError(class_dir, "class folder is empty"))
         for path in files:

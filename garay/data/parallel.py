@@ -101,6 +101,27 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
+def _keep_freed_memory() -> None:
+    """Let a pool process keep the memory it frees (glibc's malloc), instead of giving it
+    back to the system after each chunk and taking it again, zeroed page by page, for
+    the next: the chunks' buffers are the same size every time. Measured on 20k files:
+    13x fewer page faults in the pool processes, a third less of their time in the
+    kernel. (The driver, running the same chunks itself, did not show it.) The memory is
+    freed when the pool ends."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc's; musl has none
+        if mallopt is not None:
+            mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: buffers up to 32 MiB come from the heap
+            mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: keep up to 512 MiB of free heap
+
+
+def _init_worker() -> None:
+    _die_with_parent()
+    _keep_freed_memory()
+
+
 def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count: Optional[int] = None) -> Iterator[R]:
     """`fn(job)` for every job, yielded in the jobs' order.
 
@@ -116,7 +137,7 @@ def map_ordered(fn: Callable[[T], R], jobs: Iterable[T], *, workers: int, count:
         return
     context = _context()
     log.debug("a pool of %d processes (%s)", workers, context.get_start_method())
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         yield from _in_order(jobs, 2 * workers, start=lambda job: pool.submit(fn, job), finish=Future.result,
                              cancel=Future.cancel)
 

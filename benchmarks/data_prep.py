@@ -2,14 +2,18 @@
 first load (decode, features, cache writes) and cached load, as the corpus grows.
 
     python benchmarks/speech_corpus.py CORPUS --files 20000        # real speech (espeak-ng)
-    python benchmarks/data_prep.py CORPUS [--sizes 2000 5000 10000 20000] [--workers 2]
+    python benchmarks/data_prep.py CORPUS [--sizes 2000 5000 10000 20000] [--workers 2] [--repeats 3]
 
 Each size is a fixed random sample of the corpus's files (a folder of links, the same
 files for every measurement). Each measurement runs in a fresh process with a fresh
 feature cache, so the driver's peak memory (ru_maxrss) is its own; every file is read once
-beforehand so that all loads find the audio in the OS page cache alike. The feature array
-is every split's features together (what the object store receives). Ratios are measured
-in this one run; on a shared machine repeat it before trusting a small difference.
+beforehand so that all loads find the audio in the OS page cache alike, and the disk is
+synced before each (the previous measurement's cache files must not be written back
+during the next). Caches are deleted only at the end; start the run at least five minutes
+after any mass deletion of files on the same disk (see run_one). One process and N
+processes take turns, `--repeats` times; the table gives each measurement, the summary
+the medians and their ratio. On a shared virtual machine one load's time moves by 20% or
+more from run to run: trust medians, not one row.
 """
 
 from __future__ import annotations
@@ -57,10 +61,17 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
     # librosa's first use loads its parts (seconds), once per process, cached or not: not measured
     warm_up(FeatureSettings.from_config(cfg).compute, 16000)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     data = load_dataset(cfg)
     first = time.perf_counter() - start
+    own2, children2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cpu = {"driver_cpu_s": own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime,
+           "pool_cpu_s": children2.ru_utime + children2.ru_stime - children.ru_utime - children.ru_stime,
+           "kernel_share": (own2.ru_stime - own.ru_stime + children2.ru_stime - children.ru_stime)
+           / max(1e-9, own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime
+                 + children2.ru_utime + children2.ru_stime - children.ru_utime - children.ru_stime)}
     features = sum(getattr(data, f"x_{s}").nbytes for s in ("train", "val", "test"))
     del data
     start = time.perf_counter()
@@ -68,13 +79,13 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
     cached = time.perf_counter() - start
     assert again.info["cache_misses"] == 0
     return {"files": sum(again.sizes().values()), "workers": workers, "first_s": first, "cached_s": cached,
-            "rss_before_mb": base / 2**20, "peak_mb": peak_first / 2**20, "features_mb": features / 2**20}
+            "rss_before_mb": base / 2**20, "peak_mb": peak_first / 2**20, "features_mb": features / 2**20, **cpu}
 
 
-def run_one(root: Path, workers: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="garay-prep-cache-") as cache:
-        out = subprocess.run([sys.executable, __file__, "--one", str(root), str(workers), cache],
-                             check=True, capture_output=True, text=True)
+def run_one(root: Path, workers: int, cache: Path) -> dict[str, Any]:
+    os.sync()  # the previous measurement's cache files are on disk, not being written back now
+    out = subprocess.run([sys.executable, __file__, "--one", str(root), str(workers), str(cache)],
+                         check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -86,26 +97,40 @@ def main() -> None:
     ap.add_argument("corpus", type=Path)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000, 20000])
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--repeats", type=int, default=3, help="measurements of each (size, processes), taking turns")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="garay-prep-") as tmp:
         for path in args.corpus.glob("*/*.wav"):  # into the page cache: every load reads warm files
             path.read_bytes()
         print(f"{'files':>6} {'procs':>5} {'first s':>8} {'files/s':>8} {'cached s':>8} {'peak MB':>8} "
-              f"{'base MB':>8} {'feat MB':>8} {'(peak-base)/feat':>16}")
-        rows = []
+              f"{'base MB':>8} {'feat MB':>8} {'(peak-base)/feat':>16} {'driver cpu':>10} {'pool cpu':>8} "
+              f"{'kernel':>6}")
+        summary = []
         for size in args.sizes:
             root = subset(args.corpus, size, Path(tmp))
-            for workers in (1, args.workers):
-                r = run_one(root, workers)
-                rows.append(r)
-                print(f"{r['files']:>6} {workers:>5} {r['first_s']:>8.2f} {r['files'] / r['first_s']:>8.0f} "
-                      f"{r['cached_s']:>8.2f} {r['peak_mb']:>8.0f} {r['rss_before_mb']:>8.0f} "
-                      f"{r['features_mb']:>8.0f} {(r['peak_mb'] - r['rss_before_mb']) / r['features_mb']:>16.2f}",
-                      flush=True)
-            one, many = rows[-2], rows[-1]
-            print(f"       {size} files, speed-up of {args.workers} processes over 1 (time of 1 / time of "
-                  f"{args.workers}): first load {one['first_s'] / many['first_s']:.2f}x, cached load "
-                  f"{one['cached_s'] / many['cached_s']:.2f}x", flush=True)
+            rows: dict[int, list[dict[str, Any]]] = {1: [], args.workers: []}
+            for repeat in range(args.repeats):
+                for workers in rows:
+                    # A new cache each time, all deleted at the end: ext4 creates files slowly for
+                    # minutes after many were deleted (it skips recently freed inodes, reading their
+                    # tables), which made deleting one measurement's cache slow down the next 2x.
+                    r = run_one(root, workers, Path(tmp) / f"cache-{size}-{workers}-{repeat}")
+                    rows[workers].append(r)
+                    print(f"{r['files']:>6} {workers:>5} {r['first_s']:>8.2f} {r['files'] / r['first_s']:>8.0f} "
+                          f"{r['cached_s']:>8.2f} {r['peak_mb']:>8.0f} {r['rss_before_mb']:>8.0f} "
+                          f"{r['features_mb']:>8.0f} {(r['peak_mb'] - r['rss_before_mb']) / r['features_mb']:>16.2f} "
+                          f"{r['driver_cpu_s']:>10.2f} {r['pool_cpu_s']:>8.2f} {r['kernel_share']:>6.0%}", flush=True)
+            one, many = ({k: float(np.median([r[k] for r in rows[w]])) for k in ("first_s", "cached_s")}
+                         for w in rows)
+            line = (f"{size} files, medians of {args.repeats}: first load {one['first_s']:.2f} s (1 process) / "
+                    f"{many['first_s']:.2f} s ({args.workers}) = {one['first_s'] / many['first_s']:.2f}x; cached "
+                    f"{one['cached_s']:.2f} s / {many['cached_s']:.2f} s = {one['cached_s'] / many['cached_s']:.2f}x")
+            summary.append(line)
+            print("       " + line, flush=True)
+        print("\nspeed-up of " + str(args.workers) + " processes over 1 (median time of 1 / median time of "
+              + str(args.workers) + "):")
+        for line in summary:
+            print("  " + line)
 
 
 if __name__ == "__main__":

@@ -264,3 +264,40 @@ def test_bad_data_keys_are_named(overrides, key, make_cfg, tmp_path):
     with pytest.raises(ConfigError) as err:
         run(make_cfg(*overrides), run_dir=tmp_path)
     assert err.value.key == key
+
+
+def test_cache_entries_are_written_again_into_a_folder_deleted_meanwhile(tmp_path):
+    import shutil
+
+    from garay.data.cache import FeatureCache
+
+    cache = FeatureCache(tmp_path / "c", "key")
+    a, b = "ab" + "0" * 62, "ab" + "1" * 62  # the same entry folder
+    cache.put(a, np.ones((2, 3), dtype=np.float32))
+    shutil.rmtree(tmp_path / "c")  # a user clears the cache while a run writes it
+    cache.put(b, np.full((2, 3), 2, dtype=np.float32))
+    assert cache.unwritable is None
+    np.testing.assert_array_equal(cache.get(b), np.full((2, 3), 2, dtype=np.float32))
+    assert cache.get(a) is None and (cache.hits, cache.misses) == (1, 1)
+    assert not list((tmp_path / "c").rglob(".tmp-*"))  # no temporary file left behind
+    cache.path(b).write_bytes(cache.path(b).read_bytes()[:-5])  # truncated: damaged, recomputed
+    assert cache.get(b) is None
+
+
+def test_folder_listing_order_and_visibility(tmp_path):
+    """Files in class folders, recursively, hidden ones and linked folders left out, in the
+    order sorted paths have (os.scandir lists them; rglob was the reference)."""
+    from garay.data.folder import list_folder
+    from garay.data.wav import BadFiles
+
+    root = write_folder(tmp_path / "w", {"a": 300, "b": 900}, per_class=2)
+    for rel in ("a/sub/x.wav", "a/sub-2/y.wav", "a/sub.z/z.wav", "a/.hidden/h.wav", "b/.h.wav"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / rel, tone(300), SR)
+    (root / "b" / "linked").symlink_to(root / "a" / "sub", target_is_directory=True)
+    recordings = list_folder(root, BadFiles(skip=False))
+    expected = sorted(p for c in (root / "a", root / "b") for p in c.rglob("*")
+                      if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    assert [r.path for r in recordings] == expected
+    assert [r.path.relative_to(root).as_posix() for r in recordings] == [
+        "a/0.wav", "a/1.wav", "a/sub/x.wav", "a/sub-2/y.wav", "a/sub.z/z.wav", "b/0.wav", "b/1.wav"]

@@ -24,3 +24,47 @@ def test_stratified_split_is_disjoint_and_complete():
     assert len(set(tr) | set(va) | set(te)) == 100
     assert not set(tr) & set(va) and not set(tr) & set(te) and not set(va) & set(te)
     assert list(np.bincount(y[va])) == [4] * 5 and list(np.bincount(y[te])) == [2] * 5
+
+
+def test_split_views_reordered_in_place_equal_gathered_copies():
+    """The first split's parts are views of the features reordered in place (no second
+    copy); they equal gathering x[indices] and standardising with numpy's mean and std."""
+    from garay.data.dataset import split_dataset
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((300, 6, 17)) * 3 + 1).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    first, second = stratified_split(y, (0.2, 0.1), seed=0), stratified_split(y, (0.1, 0.3), seed=1)
+    data = split_dataset(x.copy(), y, [first, second], ("a", "b", "c"), name="t", info={})
+    for d, (train, val, test) in ((data, first), (data.rounds[0], second)):
+        mean = x[train].mean(axis=(0, 2), keepdims=True)
+        std = x[train].std(axis=(0, 2), keepdims=True) + 1e-6
+        for got, idx in ((d.x_train, train), (d.x_val, val), (d.x_test, test)):
+            np.testing.assert_array_equal(got, (x[idx] - mean) / std)
+        np.testing.assert_array_equal(d.y_val, y[val])
+    assert data.x_train.base is not None and data.x_train.base is data.x_test.base  # one array, three views
+    partial = (first[0][:-4], first[1], first[2])  # four examples in no part: gathered instead
+    some = split_dataset(x.copy(), y, [partial], ("a", "b", "c"), name="t", info={})
+    assert len(some.x_train) == len(first[0]) - 4
+
+
+def test_block_statistics_are_numpys_bit_for_bit():
+    from garay.data.dataset import channel_statistics
+
+    rng = np.random.default_rng(1)
+    for shape in [(2500, 32, 126), (3, 2, 20000), (1, 5, 7), (1500, 64, 1)]:
+        x = (rng.standard_normal(shape) * 4 + 7).astype(np.float32)
+        mean, std = channel_statistics(x)
+        np.testing.assert_array_equal(mean, x.mean(axis=(0, 2), keepdims=True))
+        np.testing.assert_array_equal(std, x.std(axis=(0, 2), keepdims=True))
+
+
+def test_permute_rows_in_place():
+    from garay.data.dataset import permute_rows
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((50, 3)).astype(np.float32)
+    order = rng.permutation(50)
+    y = x.copy()
+    permute_rows(y, order)
+    np.testing.assert_array_equal(y, x[order])

@@ -19,6 +19,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# Entry folders this process has made or found (one mkdir each, not one an entry). One
+# deleted meanwhile is made again when writing into it fails.
+_FOLDERS: set[Path] = set()
+
 
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/garay, or ~/.cache/garay."""
@@ -42,7 +46,6 @@ class FeatureCache:
         self.misses = 0
         self.warn = warn  # False in worker processes: they report `unwritable` and the driver warns once
         self.unwritable: str | None = None  # why the cache could not be written, once it could not
-        self._folders: set[Path] = set()  # sub-folders known to exist
         self._token = os.urandom(6).hex()  # names this process's temporary files
 
     def path(self, digest: str) -> Path:
@@ -73,9 +76,9 @@ class FeatureCache:
             return
         target = self.path(digest)
         try:
-            if target.parent not in self._folders:
+            if target.parent not in _FOLDERS:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(target.parent)
+                _FOLDERS.add(target.parent)
             entry = io.BytesIO()
             np.lib.format.write_array(entry, np.ascontiguousarray(features), allow_pickle=False)
             # A name no other process uses (its pid and a random token, on any host): no

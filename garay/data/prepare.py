@@ -11,13 +11,16 @@ differ in the last bits (~2e-6) with the batch it is computed in, so a file whos
 bytes recur in a later chunk is a cache hit for one process but may be computed again
 in another batch by parallel ones. Bad files are reported in the files' order (raise on
 the first, or skip).
+
+The features array is made before the work starts. Forked pool processes inherit it as
+shared memory and write their rows into it, so 4 MB a chunk never travel back through a
+pipe to be copied again by the driver; the driver only closes the gaps bad files leave.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
@@ -26,25 +29,33 @@ from garay.data.audio import decode
 from garay.data.cache import FeatureCache, content_hash
 from garay.data.errors import DataError
 from garay.data.features import FeatureSettings
-from garay.data.parallel import map_ordered, map_ordered_ray, resolve_workers, warm_up
+from garay.data.parallel import forking, keep_freed_memory, map_ordered, map_ordered_ray, resolve_workers, warm_up
 from garay.data.wav import BadFiles, Recording
 from garay.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-# Files featurised together: bounds the memory of waveforms and spectrograms in flight.
-CHUNK = 256
+# Files featurised together: bounds the memory of waveforms and spectrograms in flight,
+# and keeps each chunk's buffers (about 25 MB) within what malloc reuses (keep_freed_memory).
+CHUNK = 64
 
 
 @dataclass
 class ChunkResult:
-    """One chunk's outcome, per file in order: features, or why the file is bad."""
+    """One chunk's outcome, per file in order: why the file is bad (None: it is good), and
+    the good files' features, or None when they were written into the shared rows."""
 
-    features: list[np.ndarray | None]
     errors: list[str | None]
+    features: list[np.ndarray | None] | None = None
     hits: int = 0
     misses: int = 0
     unwritable: str | None = None
+
+
+# The features array of the featurise() call in progress, while chunks run in this process
+# or in processes forked from it (which inherit it as shared memory): a chunk starting at
+# file `start` writes file i's features into row start + i.
+_ROWS: np.ndarray | None = None
 
 
 Todo = list[tuple[int, str, str, bytes]]  # cache misses: (position in chunk, path, content hash, bytes)
@@ -102,14 +113,21 @@ def _complete(found: list, errors: list, todo: Todo, computed: list, cache: Feat
             found[i] = feats
 
 
-def featurise_chunk(job: tuple[list[str], FeatureSettings, str]) -> ChunkResult:
-    """One chunk, start to end, in a worker process (or here)."""
-    paths, settings, cache_root = job
+def featurise_chunk(job: tuple[list[str], FeatureSettings, str, int]) -> ChunkResult:
+    """One chunk (its files' paths, starting at file `start`), start to end, in a worker
+    process (or here); good files' features go into the shared rows when there are some."""
+    paths, settings, cache_root, start = job
     cache = FeatureCache(cache_root, settings.key(), warn=False)
     found, errors, todo = _read(paths, cache)
     if todo:
         _complete(found, errors, todo, decode_and_featurise((todo, settings)), cache)
-    return ChunkResult(found, errors, cache.hits, cache.misses, cache.unwritable)
+    features: list[np.ndarray | None] | None = found
+    if _ROWS is not None:
+        for i, feats in enumerate(found):
+            if feats is not None:
+                _ROWS[start + i] = feats
+        features = None
+    return ChunkResult(errors, features, cache.hits, cache.misses, cache.unwritable)
 
 
 def _on_nodes(chunks: list[list[Recording]], settings: FeatureSettings, cache: FeatureCache,
@@ -129,7 +147,7 @@ def _on_nodes(chunks: list[list[Recording]], settings: FeatureSettings, cache: F
         for k, computed in enumerate(computed_chunks):
             found, errors, todo = looked_up.pop(k)
             _complete(found, errors, todo, computed, cache)
-            yield ChunkResult(found, errors)
+            yield ChunkResult(errors, found)
     finally:
         computed_chunks.close()  # cancels the tasks still in flight
 
@@ -143,23 +161,30 @@ def featurise(
     cached, on `workers` processes (None: every core), or with `remote` on the nodes of
     the Ray cluster this process has joined. A file that does not decode goes to `bad`
     (which raises unless skipping), in the files' order. `where` receives how it ran."""
+    global _ROWS
     chunks = [list(recordings[i:i + CHUNK]) for i in range(0, len(recordings), CHUNK)]
+    if not chunks:
+        return np.zeros((0, 0, 0), dtype=np.float32), []
     nodes: set[str] = set()
+    procs = 1 if remote else resolve_workers(workers, len(chunks))
+    # Chunks that run here or in forked processes write their rows into `out` themselves.
+    # (On a cluster the driver need not load librosa to know the shape: the first result has it.)
+    direct = not remote and (procs == 1 or forking())
+    out = None if remote else _empty((len(recordings), *feature_shape(settings)), shared=direct and procs > 1)
     results: Iterator[ChunkResult]
     if remote:
         log.info("decoding and featurising %d files with Ray tasks on the cluster's nodes", len(recordings))
         results = _on_nodes(chunks, settings, cache, nodes)
     else:
-        procs = resolve_workers(workers, len(chunks))
         log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
         if procs > 1:
             warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
-        jobs = [([str(r.path) for r in chunk], settings, str(cache.root)) for chunk in chunks]
+        else:  # the chunks run here
+            keep_freed_memory()
+        jobs = [([str(r.path) for r in chunk], settings, str(cache.root), k * CHUNK) for k, chunk in enumerate(chunks)]
+        _ROWS = out if direct else None  # before the pool forks: its processes inherit it
         results = map_ordered(featurise_chunk, jobs, workers=procs)
     bar = progress_bar(len(recordings), "features", progress, unit="file")
-    # One array filled as chunks arrive (no list of per-file arrays stacked at the end):
-    # the driver holds the features once, plus the chunks in flight.
-    out: np.ndarray | None = None
     kept: list[Recording] = []
     try:
         for k, result in enumerate(results):
@@ -169,16 +194,21 @@ def featurise(
             if result.unwritable is not None and cache.unwritable is None:
                 cache.unwritable = result.unwritable
                 cache.warn_unwritable()
-            for rec, feats, error in zip(chunk, result.features, result.errors):
+            for i, (rec, error) in enumerate(zip(chunk, result.errors)):
                 if error is not None:
                     bad.report(DataError(rec.path, error))
-                elif feats is not None:
+                    continue
+                row = k * CHUNK + i
+                if result.features is not None:
                     if out is None:
-                        out = np.empty((len(recordings), *feats.shape), dtype=np.float32)
-                    out[len(kept)] = feats
-                    kept.append(rec)
+                        out = np.empty((len(recordings), *result.features[i].shape), dtype=np.float32)
+                    out[len(kept)] = result.features[i]
+                elif row != len(kept):  # close the gap a bad file left (rows before it are final)
+                    out[len(kept)] = out[row]
+                kept.append(rec)
             bar.update(len(chunk))
     finally:
+        _ROWS = None
         results.close()  # on an error too: the pool is shut down (or the Ray tasks cancelled) now
         bar.close()
     if where is not None:
@@ -186,3 +216,20 @@ def featurise(
     if out is None:
         return np.zeros((0, 0, 0), dtype=np.float32), kept
     return out[: len(kept)], kept
+
+
+def feature_shape(settings: FeatureSettings) -> tuple[int, ...]:
+    """(channels, frames) of every file's features: files are cut or padded to one length."""
+    samples = int(round(settings.sample_rate * settings.duration))
+    return tuple(settings.compute(np.zeros((1, samples), dtype=np.float32)).shape[1:])
+
+
+def _empty(shape: tuple[int, ...], *, shared: bool) -> np.ndarray:
+    """A float32 array; with `shared`, in memory that processes forked later share (an
+    anonymous shared mapping: not /dev/shm, whose size containers often cap at 64 MB)."""
+    if not shared:
+        return np.empty(shape, dtype=np.float32)
+    import mmap
+
+    size = int(np.prod(shape)) * 4
+    return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=np.float32, count=size // 4).reshape(shape)

@@ -82,6 +82,53 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
             "rss_before_mb": base / 2**20, "peak_mb": peak_first / 2**20, "features_mb": features / 2**20, **cpu}
 
 
+def _features_of_noise(batches: int) -> float:
+    """Seconds to compute the features of `batches` x 64 one-second random waves, in this process."""
+    from threadpoolctl import threadpool_limits
+
+    from garay.data.features import FeatureSettings
+    from garay.data.parallel import keep_freed_memory
+
+    keep_freed_memory()  # as garay's preparation does, in the driver and in its pool
+    settings = FeatureSettings(sample_rate=16000)
+    waves = np.random.default_rng(0).standard_normal((64, 16000)).astype(np.float32)
+    settings.compute(waves[:1])
+    start = time.perf_counter()
+    with threadpool_limits(limits=1):
+        for _ in range(batches):
+            settings.compute(waves)
+    return time.perf_counter() - start
+
+
+def _python_loop(steps: int) -> float:
+    """Seconds of a pure-Python loop of `steps` steps (no memory traffic), in this process."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i * i
+    return time.perf_counter() - start
+
+
+def ceiling(workers: int, repeats: int = 5) -> dict[str, float]:
+    """The machine's own speed-up on `workers` forked processes against 1, for the same
+    total work: a pure-Python loop, and the feature computation of waves in memory (no
+    files, no cache). Medians of `repeats`. On a shared virtual machine these move from
+    minute to minute: they say what the hardware gave while the loads were measured."""
+    import multiprocessing
+
+    out = {}
+    for name, fn, work in (("python loop", _python_loop, 20_000_000), ("features", _features_of_noise, 60)):
+        ratios = []
+        for _ in range(repeats):
+            one = fn(work)
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                start = time.perf_counter()
+                pool.map(fn, [work // workers] * workers)
+                ratios.append(one / (time.perf_counter() - start))
+        out[name] = float(np.median(ratios))
+    return out
+
+
 def run_one(root: Path, workers: int, cache: Path) -> dict[str, Any]:
     os.sync()  # the previous measurement's cache files are on disk, not being written back now
     out = subprocess.run([sys.executable, __file__, "--one", str(root), str(workers), str(cache)],
@@ -131,6 +178,9 @@ def main() -> None:
               + str(args.workers) + "):")
         for line in summary:
             print("  " + line)
+        limits = ceiling(args.workers)
+        print(f"  the machine's own speed-up on {args.workers} processes against 1, medians of 5: "
+              + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in limits.items()))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,21 @@ def _read(paths: Sequence[str], cache: FeatureCache) -> tuple[list[np.ndarray | 
     return found, errors, todo
 
 
+_BLAS: Any = None
+
+
+def _blas() -> Any:
+    """threadpoolctl's controller of this process's BLAS libraries, made once (forked
+    processes inherit it): each new one reads /proc/self/maps, a few percent of the
+    kernel's time when it was made for every chunk."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS
+
+
 def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.ndarray | None, str | None]]:
     """Per file of `todo`: (features, None), or (None, why it does not decode). The files
     that decode are featurised together (pure: any process or node gives the same)."""
@@ -92,11 +107,9 @@ def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.nda
         except DataError as exc:
             out[k] = (None, exc.detail)
     if waves:
-        from threadpoolctl import threadpool_limits
-
         # One BLAS thread: a multi-threaded matrix product sums in another order, so the
         # features' last bits would depend on the machine's cores (a Ray task has one).
-        with threadpool_limits(limits=1):
+        with _blas().limit(limits=1):
             computed = settings.compute(np.stack([w for _, w in waves]))
         for (k, _), feats in zip(waves, computed):
             out[k] = (feats, None)

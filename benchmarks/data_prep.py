@@ -152,7 +152,8 @@ def main() -> None:
         print(f"{'files':>6} {'procs':>5} {'first s':>8} {'files/s':>8} {'cached s':>8} {'peak MB':>8} "
               f"{'base MB':>8} {'feat MB':>8} {'(peak-base)/feat':>16} {'driver cpu':>10} {'pool cpu':>8} "
               f"{'kernel':>6}")
-        summary = []
+        summary, ratios = [], []
+        before = ceiling(args.workers)
         for size in args.sizes:
             root = subset(args.corpus, size, Path(tmp))
             rows: dict[int, list[dict[str, Any]]] = {1: [], args.workers: []}
@@ -173,14 +174,19 @@ def main() -> None:
                     f"{many['first_s']:.2f} s ({args.workers}) = {one['first_s'] / many['first_s']:.2f}x; cached "
                     f"{one['cached_s']:.2f} s / {many['cached_s']:.2f} s = {one['cached_s'] / many['cached_s']:.2f}x")
             summary.append(line)
+            ratios.append((size, one["first_s"] / many["first_s"]))
             print("       " + line, flush=True)
         print("\nspeed-up of " + str(args.workers) + " processes over 1 (median time of 1 / median time of "
               + str(args.workers) + "):")
         for line in summary:
             print("  " + line)
-        limits = ceiling(args.workers)
-        print(f"  the machine's own speed-up on {args.workers} processes against 1, medians of 5: "
-              + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in limits.items()))
+        after = ceiling(args.workers)
+        for when, limits in (("before the loads", before), ("after", after)):
+            print(f"  the machine's own speed-up on {args.workers} processes against 1, {when}, medians of 5: "
+                  + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in limits.items()))
+        loop = (before["python loop"] + after["python loop"]) / 2
+        print(f"  first load's speed-up as a share of the pure-Python loop's ({loop:.2f}x): "
+              + ", ".join(f"{size} files {ratio / loop:.2f}" for size, ratio in ratios))
 
 
 if __name__ == "__main__":

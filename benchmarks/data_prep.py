@@ -61,17 +61,15 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
     # librosa's first use loads its parts (seconds), once per process, cached or not: not measured
     warm_up(FeatureSettings.from_config(cfg).compute, 16000)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     start = time.perf_counter()
     data = load_dataset(cfg)
     first = time.perf_counter() - start
-    own2, children2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     peak_first = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    cpu = {"driver_cpu_s": own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime,
-           "pool_cpu_s": children2.ru_utime + children2.ru_stime - children.ru_utime - children.ru_stime,
-           "kernel_share": (own2.ru_stime - own.ru_stime + children2.ru_stime - children.ru_stime)
-           / max(1e-9, own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime
-                 + children2.ru_utime + children2.ru_stime - children.ru_utime - children.ru_stime)}
+    user, kernel = ([getattr(b, f) - getattr(a, f) for a, b in zip(before, after)] for f in ("ru_utime", "ru_stime"))
+    cpu = {"driver_cpu_s": user[0] + kernel[0], "pool_cpu_s": user[1] + kernel[1],
+           "kernel_share": sum(kernel) / max(1e-9, sum(user) + sum(kernel))}
     features = sum(getattr(data, f"x_{s}").nbytes for s in ("train", "val", "test"))
     del data
     start = time.perf_counter()
@@ -82,20 +80,20 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
             "rss_before_mb": base / 2**20, "peak_mb": peak_first / 2**20, "features_mb": features / 2**20, **cpu}
 
 
-def _features_of_noise(batches: int) -> float:
-    """Seconds to compute the features of `batches` x 64 one-second random waves, in this process."""
-    from threadpoolctl import threadpool_limits
-
+def _features_of_noise(files: int) -> float:
+    """Seconds to compute the features of `files` one-second random waves, in this process,
+    as garay's preparation does: FEATURE_BATCH at a time, one BLAS thread, its malloc settings."""
     from garay.data.features import FeatureSettings
     from garay.data.parallel import keep_freed_memory
+    from garay.data.prepare import FEATURE_BATCH, _blas
 
-    keep_freed_memory()  # as garay's preparation does, in the driver and in its pool
+    keep_freed_memory()
     settings = FeatureSettings(sample_rate=16000)
-    waves = np.random.default_rng(0).standard_normal((64, 16000)).astype(np.float32)
+    waves = np.random.default_rng(0).standard_normal((FEATURE_BATCH, 16000)).astype(np.float32)
     settings.compute(waves[:1])
     start = time.perf_counter()
-    with threadpool_limits(limits=1):
-        for _ in range(batches):
+    with _blas().limit(limits=1):
+        for _ in range(files // FEATURE_BATCH):
             settings.compute(waves)
     return time.perf_counter() - start
 
@@ -111,20 +109,19 @@ def _python_loop(steps: int) -> float:
 
 def ceiling(workers: int, repeats: int = 5) -> dict[str, float]:
     """The machine's own speed-up on `workers` forked processes against 1, for the same
-    total work: a pure-Python loop, and the feature computation of waves in memory (no
+    total work: a pure-Python loop, and garay's feature computation of waves in memory (no
     files, no cache). Medians of `repeats`. On a shared virtual machine these move from
     minute to minute: they say what the hardware gave while the loads were measured."""
     import multiprocessing
 
     out = {}
-    for name, fn, work in (("python loop", _python_loop, 20_000_000), ("features", _features_of_noise, 60)):
+    for name, fn, work in (("python loop", _python_loop, 20_000_000), ("features", _features_of_noise, 3840)):
         ratios = []
         for _ in range(repeats):
-            one = fn(work)
+            one = fn(work)  # first here: the forked processes inherit what it loaded
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                start = time.perf_counter()
-                pool.map(fn, [work // workers] * workers)
-                ratios.append(one / (time.perf_counter() - start))
+                # each process times its own share: the pool's start is not the hardware's
+                ratios.append(one / max(pool.map(fn, [work // workers] * workers)))
         out[name] = float(np.median(ratios))
     return out
 

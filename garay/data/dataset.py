@@ -44,16 +44,6 @@ class Dataset:
         own = sum(a.nbytes for a in (self.x_train, self.x_val, self.x_test, self.y_train, self.y_val, self.y_test))
         return own + sum(r.nbytes() for r in self.rounds)
 
-    def standardised(self) -> "Dataset":
-        """Per-channel zero mean, unit variance, using training-set statistics only."""
-        mean = self.x_train.mean(axis=(0, 2), keepdims=True)
-        std = self.x_train.std(axis=(0, 2), keepdims=True) + 1e-6
-
-        def norm(x: np.ndarray) -> np.ndarray:
-            return ((x - mean) / std).astype(np.float32)
-
-        return replace(self, x_train=norm(self.x_train), x_val=norm(self.x_val), x_test=norm(self.x_test))
-
 
 def split_dataset(
     x: np.ndarray, y: np.ndarray, parts: Sequence[tuple[np.ndarray, ...]], classes: tuple[str, ...], *, name: str,

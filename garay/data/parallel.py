@@ -167,8 +167,6 @@ def _in_order(jobs: Iterable[T], limit: int, *, start: Callable[[T], H], finish:
             cancel(handle)
 
 
-
-
 def _on_node(fn: Callable[[T], R], job: T) -> tuple[str, R]:
     import ray
 
@@ -203,17 +201,16 @@ def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, skip: Callable[[
     yield from _in_order(jobs, limit, start=start, finish=finish, cancel=lambda h: h[0] and ray.cancel(h[1]))
 
 
-def warm_up(compute: Callable[[Any], Any], samples: int) -> None:
-    """Run `compute` once on a short silence here, before forking: librosa loads its parts
-    (scipy, numba) on first use, seconds each time, and forked children inherit what the
-    parent has loaded instead of each paying for it. Nothing to gain without fork."""
-    if not forking():
-        return
+def warm_up(compute: Callable[[Any], R], samples: int) -> R:
+    """`compute` of a short silence, here. librosa loads its parts (scipy, numba) on first
+    use, seconds each time: processes forked afterwards inherit them instead of each
+    paying; when a pool would be forked now, the decoders are imported for it too."""
     import numpy as np
-    import soundfile  # noqa: F401
-    import soxr  # noqa: F401
 
-    compute(np.zeros((1, samples), dtype=np.float32))
+    if forking():
+        import soundfile  # noqa: F401
+        import soxr  # noqa: F401
+    return compute(np.zeros((1, samples), dtype=np.float32))
 
 
 __all__: list[Any] = ["available_cpus", "resolve_workers", "forking", "keep_freed_memory", "map_ordered",

@@ -188,18 +188,19 @@ def featurise(
     nodes: set[str] = set()
     procs = 1 if remote else resolve_workers(workers, len(chunks))
     # Chunks that run here or in forked processes write their rows into `out` themselves.
-    # (On a cluster the driver need not load librosa to know the shape: the first result has it.)
     direct = not remote and (procs == 1 or forking())
-    out = None if remote else _empty((len(recordings), *feature_shape(settings)), shared=direct and procs > 1)
+    out: np.ndarray | None = None  # on a cluster: made from the first result (the driver needs no librosa)
     results: Iterator[ChunkResult]
     if remote:
         log.info("decoding and featurising %d files with Ray tasks on the cluster's nodes", len(recordings))
         results = _on_nodes(chunks, settings, cache, nodes)
     else:
         log.info("decoding and featurising %d files on %d process(es)", len(recordings), procs)
-        if procs > 1:
-            warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
-        else:  # the chunks run here
+        # Features of silence give every file's shape (files are cut or padded to one
+        # length) and load librosa's parts before the pool forks.
+        silence = warm_up(settings.compute, int(round(settings.sample_rate * settings.duration)))
+        out = _empty((len(recordings), *silence.shape[1:]), shared=direct and procs > 1)
+        if procs == 1:  # the chunks run here
             keep_freed_memory()
         jobs = [([str(r.path) for r in chunk], settings, str(cache.root), k * CHUNK) for k, chunk in enumerate(chunks)]
         _ROWS = out if direct else None  # before the pool forks: its processes inherit it
@@ -236,12 +237,6 @@ def featurise(
     if out is None:
         return np.zeros((0, 0, 0), dtype=np.float32), kept
     return out[: len(kept)], kept
-
-
-def feature_shape(settings: FeatureSettings) -> tuple[int, ...]:
-    """(channels, frames) of every file's features: files are cut or padded to one length."""
-    samples = int(round(settings.sample_rate * settings.duration))
-    return tuple(settings.compute(np.zeros((1, samples), dtype=np.float32)).shape[1:])
 
 
 def _empty(shape: tuple[int, ...], *, shared: bool) -> np.ndarray:

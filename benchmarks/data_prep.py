@@ -58,7 +58,7 @@ def measure(root: Path, workers: int, cache: Path) -> dict[str, Any]:
     cfg = OmegaConf.structured(DataConfig(name="folder", root=str(root), sample_rate=16000, duration=1.0,
                                           speaker_pattern="speech_commands", split="hash", val_fraction=0.1,
                                           test_fraction=0.1, cache_dir=str(cache), workers=workers))
-    # librosa's first use loads its parts (seconds), once per process, cached or not: not measured
+    # the features' first use loads their parts (scipy.fft), once per process, cached or not: not measured
     warm_up(FeatureSettings.from_config(cfg).compute, 16000)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]

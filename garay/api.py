@@ -27,7 +27,7 @@ from garay.blueprint import Blueprint
 from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
 from garay.genome import Genome
 from garay.report import plot_curves, plot_fitness
-from garay.resume import check_resumable, flatten, run_identity, run_lock
+from garay.resume import FoundDir, check_free, check_resumable, flatten, run_identity, run_lock
 from garay.runlog import SUMMARY, RunLog
 
 log = logging.getLogger("garay")
@@ -135,19 +135,35 @@ def evolve(config: DictConfig | Mapping[str, Any] | None = None, *, overrides: S
     `overrides` and `settings` (a mapping `config` is merged like `settings`). `run_dir`:
     where the run's files go (default `outputs/DATE/TIME`, as the CLI). With
     `resume=True` it continues the run in `run_dir`. Raises ConfigError (before any
-    training or Ray start) for a bad value.
+    training or Ray start) for a bad value; a refused call leaves `run_dir` as it was (or
+    makes none).
     """
     if not isinstance(config, DictConfig):
         config = compose(overrides, **{**dict(config or {}), **settings})
     elif overrides or settings:
         raise TypeError("evolve: pass either a composed config or overrides/settings, not both")
-    validate(config)
-    plugins.check(config)
     out = _run_dir(run_dir)
+    check_run(config, out)
+    found = FoundDir.of(out)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):
-        summary, history = _evolve(config, out, RunLog(out))
+        try:
+            summary, history = _evolve(config, out, RunLog(out))
+        except ConfigError:  # refused later (the data, the cluster): put back what this call wrote
+            found.put_back()
+            raise
     return RunResult(out, summary, history)
+
+
+def check_run(cfg: DictConfig, run_dir: Path | str) -> None:
+    """What a run refuses before it writes anything (ConfigError): a bad value, a part that
+    cannot be imported, a run directory that holds another run (or the same one with other
+    settings) or a live driver. The Hydra preflight (garay.preflight) calls it too."""
+    validate(cfg)
+    plugins.check(cfg)
+    if Path(run_dir).is_dir():
+        check_resumable(cfg, RunLog(run_dir))
+        check_free(run_dir)
 
 
 def _run_dir(run_dir: Path | str | None) -> Path:
@@ -183,12 +199,14 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
         hparams = {k: v for k, v in flatten(run_identity(cfg)).items() if isinstance(v, (int, float, str, bool))}
         tracker.finish(hparams, summary["best"])
     history = runlog.history()
-    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}")
-    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}")
+    metric = plugins.metric_name(plugins.spec_at(cfg, "fitness.metric"))  # the plots name what was optimised
+    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}", metric=metric)
+    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}", metric=metric)
     if "front" in summary:
         from garay.pareto_report import plot_pareto
 
-        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}")
+        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}",
+                    metric=metric)
     return summary, history
 
 
@@ -203,10 +221,14 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
     from garay.steady_state import SteadyStateEvolution
     from garay.workers import TorchTrainer
 
-    log.info("preparing data: data=%s", cfg.data.name)
+    loader = plugins.spec_at(cfg, "data.loader")  # your loader, not the data group it overrides
+    log.info("preparing data: %s", f"data.loader={plugins.target(loader)}" if loader is not None
+             else f"data={cfg.data.name}")
     dataset = load_dataset(cfg.data, rounds, progress=cfg.progress, remote=joined is not None)
-    log.info("data %s: %s, input shape %s, %d classes; fitness: %d validation round(s) x %d training(s)",
-             dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, rounds, cfg.fitness.repeats)
+    metric = plugins.metric_name(plugins.spec_at(cfg, "fitness.metric"))
+    log.info("data %s: %s, input shape %s, %d classes; fitness: validation %s, %d validation round(s) x %d "
+             "training(s)", dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, metric, rounds,
+             cfg.fitness.repeats)
     settings = TrainSettings.from_config(cfg)
     blueprint = Blueprint.from_config(cfg.blueprint)
     check_feasible(blueprint, cfg.ga.conv_chance, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim,
@@ -215,7 +237,7 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
     if cfg.tensorboard:
         from garay.tracking import TensorBoardTracker
 
-        tracker = TensorBoardTracker(out / "tensorboard")
+        tracker = TensorBoardTracker(out / "tensorboard", metric=metric)
     trainer_spec = plugins.spec_at(cfg, "train.trainer")
     trainer = plugins.resolve(trainer_spec) if trainer_spec is not None else TorchTrainer
     with make_evaluator(cfg.cluster, dataset, settings, trainer=trainer, py_modules=py_modules,
@@ -235,6 +257,7 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
             identity=run_identity(cfg),
             tracker=tracker,
             rungs=rung_schedule(cfg),
+            metric=metric,
         )
         if cfg.resume:
             runlog.repair()

@@ -1,23 +1,23 @@
-"""`garay-best`: retrain the best genome of a run (or any genome file) several times and
-report the mean and spread of its validation and test accuracy, as the study's second
-script did."""
+"""`garay-best`: retrain the best genome of a run (or any genome file, or a member of a
+run's Pareto front) several times and report the mean and spread of its validation and
+test accuracy, as the study's second script did."""
 
 from __future__ import annotations
 
 import json
 import logging
 import statistics
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.config import ConfigError, register_configs, validate
 from garay.genome import Genome
+from garay.preflight import refusals
 from garay.report import genome_tables
-from garay.runlog import write_json_atomic
+from garay.runlog import BEST, CHECKPOINT, PARETO, SUMMARY, write_json_atomic
 
 log = logging.getLogger("garay.best")
 register_configs()
@@ -41,57 +41,153 @@ def genome_path(name: str) -> Path:
     return shipped[name]
 
 
-def _load_genome(cfg: DictConfig) -> tuple[Genome, dict[str, Any]]:
-    """The genome to retrain and what is known of it (recorded accuracy, source)."""
+def _retrain_dir(run_dir: str | None) -> str:
+    """Where a retrain's folder goes (conf/best.yaml's hydra.run.dir): RUN/retrain with
+    run_dir, else outputs/retrain."""
+    return str(Path(run_dir) / "retrain") if run_dir else str(Path("outputs") / "retrain")
+
+
+OmegaConf.register_new_resolver("garay.retrain_dir", _retrain_dir, replace=True)
+
+
+def _read(path: Path, key: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(key, f"cannot read a genome from {path}: {exc}") from None
+
+
+def _from_run(path: Path) -> Path | None:
+    """The run a genome file belongs to: a run's best.json or pareto.json, beside the run's
+    settings (summary.json, or checkpoint.json of a run that did not finish)."""
+    run = path.parent
+    if path.name in (BEST, PARETO) and any((run / name).exists() for name in (SUMMARY, CHECKPOINT)):
+        return run
+    return None
+
+
+def _pick(data: Any, member: str | None, path: Path) -> tuple[Any, str]:
+    """The record to retrain from a file's contents: the file itself (a genome, or a record
+    holding one), or with a Pareto front (pareto.json) the member `member` names: its index
+    in the front or a prefix of its hash. Also says where it came from."""
+    front = data.get("front") if isinstance(data, dict) else None
+    if not isinstance(front, list):
+        if member is not None:
+            raise ConfigError("member", f"picks a member of a Pareto front (a pareto.json); {path} holds one genome")
+        return data, str(path)
+    listing = "; ".join(f"{i}: {r.get('hash', '?')[:8]} fitness {r.get('fitness', float('nan')):.4f} "
+                        f"params {r.get('params', '?')}" for i, r in enumerate(front))
+    if member is None:
+        raise ConfigError("member", f"{path} is a Pareto front of {len(front)} genomes; choose one with member=INDEX "
+                                    f"or member=HASH_PREFIX: {listing}")
+    chosen = str(member)
+    if chosen.isdigit() and int(chosen) < len(front):
+        index = int(chosen)
+    else:
+        hits = [i for i, r in enumerate(front) if str(r.get("hash", "")).startswith(chosen)]
+        if len(hits) != 1:
+            what = "matches no member" if not hits else f"matches {len(hits)} members"
+            raise ConfigError("member", f"{chosen!r} {what} of the front in {path}: {listing}")
+        index = hits[0]
+    return front[index], f"{path} member {index}"
+
+
+def _load_genome(cfg: DictConfig) -> tuple[Genome, dict[str, Any], Path | None]:
+    """The genome to retrain, what is known of it (its source; the run's recorded accuracy)
+    and the run whose settings to retrain it with (None: a bare genome file)."""
     if (cfg.run_dir is None) == (cfg.genome is None):
         raise ConfigError("run_dir", "give exactly one of run_dir=DIR (a garay run) or genome=FILE|NAME (a genome JSON)")
     if cfg.genome is not None:
-        path = genome_path(str(cfg.genome))
-        try:
-            data = json.loads(path.read_text())
-            return Genome.from_dict(data.get("genome", data)), {"source": str(path)}
-        except (OSError, ValueError) as exc:
-            raise ConfigError("genome", f"cannot read a genome from {path}: {exc}") from None
-    best_path = Path(cfg.run_dir) / "best.json"
-    if not best_path.exists():
-        raise ConfigError("run_dir", f"{best_path} does not exist (is {cfg.run_dir} a garay run directory?)")
-    best = json.loads(best_path.read_text())
-    return Genome.from_dict(best["genome"]), {"source": str(best_path), "recorded": best}
-
-
-def _with_run_settings(cfg: DictConfig) -> DictConfig:
-    """With run_dir: the run's data/train/blueprint settings (from summary.json, or from
-    checkpoint.json for a run that did not finish), then what this command overrode."""
-    if cfg.run_dir is None:
-        return cfg
-    run_dir = Path(cfg.run_dir)
-    if (run_dir / "summary.json").exists():
-        run_cfg = json.loads((run_dir / "summary.json").read_text())["config"]
-    elif (run_dir / "checkpoint.json").exists():
-        run_cfg = json.loads((run_dir / "checkpoint.json").read_text()).get("identity", {})
+        path, key = genome_path(str(cfg.genome)), "genome"
+        run = _from_run(path)
     else:
-        raise ConfigError("run_dir", f"{run_dir} has neither summary.json nor checkpoint.json: its settings are unknown")
-    groups = ("data", "train", "blueprint", "fitness")
-    merged = OmegaConf.merge(cfg, {k: run_cfg[k] for k in groups if k in run_cfg})
+        run, key = Path(cfg.run_dir), "run_dir"
+        path = run / (PARETO if cfg.member is not None else BEST)
+        if not path.exists():
+            what = "a multi-objective garay run" if cfg.member is not None else "a garay run directory"
+            raise ConfigError("run_dir", f"{path} does not exist (is {cfg.run_dir} {what}?)")
+    record, source = _pick(_read(path, key), cfg.member, path)
+    try:
+        genome = Genome.from_dict(record.get("genome", record) if isinstance(record, dict) else record)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(key, f"cannot read a genome from {source}: {exc}") from None
+    known: dict[str, Any] = {"source": source}
+    if run is not None and all(k in record for k in ("fitness", "val_accuracy", "test_accuracy")):
+        known["recorded"] = record  # retrained on the run's settings: comparable with what it recorded
+    return genome, known, run
+
+
+GROUPS = ("data", "train", "blueprint", "fitness")
+
+
+def _with_run_settings(cfg: DictConfig, run: Path | None, overrides: Sequence[str]) -> DictConfig:
+    """With a run (run_dir, or a run's genome file): the run's data/train/blueprint/fitness
+    settings (from summary.json, or from checkpoint.json for a run that did not finish),
+    then what this command overrode (`overrides`: its command line)."""
+    if run is None:
+        return cfg
+    if (run / SUMMARY).exists():
+        run_cfg = json.loads((run / SUMMARY).read_text())["config"]
+    elif (run / CHECKPOINT).exists():
+        run_cfg = json.loads((run / CHECKPOINT).read_text()).get("identity", {})
+    else:
+        raise ConfigError("run_dir", f"{run} has neither summary.json nor checkpoint.json: its settings are unknown")
+    merged = OmegaConf.merge(cfg, {k: run_cfg[k] for k in GROUPS if k in run_cfg})
+    for key in _overridden(overrides):
+        if key.split(".")[0] in GROUPS:  # `data=npz` (a group) or `train.epochs=3` (a key)
+            OmegaConf.update(merged, key, OmegaConf.select(cfg, key), merge=False)
+    return merged
+
+
+def _overridden(overrides: Sequence[str]) -> list[str]:
+    """The keys (or groups) a command line sets."""
+    return [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+
+
+def _task_overrides() -> list[str]:
     from hydra.core.hydra_config import HydraConfig
 
-    if HydraConfig.initialized():
-        for override in HydraConfig.get().overrides.task:
-            key = override.split("=", 1)[0].lstrip("+~")
-            if key.split(".")[0] in groups:  # `data=npz` (a group) or `train.epochs=3` (a key)
-                OmegaConf.update(merged, key, OmegaConf.select(cfg, key), merge=False)
-    return merged
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def prepare(cfg: DictConfig, overrides: Sequence[str] = ()) -> tuple[Genome, dict[str, Any], DictConfig]:
+    """What retrain works from: the genome, what is known of it, and the config to retrain
+    it with (its run's settings under the command line's `overrides`). Raises ConfigError,
+    before anything is written or loaded, for a bad call."""
+    if cfg.repeats < 1:
+        raise ConfigError("repeats", f"must be at least 1, got {cfg.repeats}")
+    genome, known, run = _load_genome(cfg)
+    cfg = _with_run_settings(cfg, run, overrides)
+    validate(cfg)
+    known["settings_from"] = str(run) if run is not None else None
+    return genome, known, cfg
+
+
+def check(cfg: DictConfig, out_dir: Path) -> None:
+    """The Hydra preflight's check (conf/best.yaml): refuse a bad call before Hydra writes
+    the retrain's folder."""
+    prepare(cfg, list(cfg.hydra.overrides.task))
+
+
+def _say_data(cfg: DictConfig, known: dict[str, Any], overrides: Sequence[str]) -> None:
+    """One line: which data the genome is retrained on, and where that choice came from."""
+    if known["settings_from"] is not None:
+        log.info("retraining on data=%s with the settings of run %s (command-line overrides win)", cfg.data.name,
+                 known["settings_from"])
+    elif {"data", "data.name", "data.loader"} & set(_overridden(overrides)):  # the data set itself, not its size
+        log.info("retraining on data=%s (from the command line)", cfg.data.name)
+    else:
+        log.info("retraining on data=%s, the default: %s holds no data settings (choose with data=..., or retrain "
+                 "a run's genome with run_dir=RUN)", cfg.data.name, known["source"])
 
 
 def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
     """Score the genome `repeats` times with distinct seeds, each time as a run's fitness
     does (every validation round x fitness.repeats trainings, means); write retrain.json
     (and the weights of the best round-one model as best_model.npz); return the results."""
-    if cfg.repeats < 1:
-        raise ConfigError("repeats", f"must be at least 1, got {cfg.repeats}")
-    genome, known = _load_genome(cfg)
-    cfg = _with_run_settings(cfg)
-    validate(cfg)
+    overrides = _task_overrides()
+    genome, known, cfg = prepare(cfg, overrides)
+    _say_data(cfg, known, overrides)
     from garay.shapes import InvalidGenome, infer_shapes
     import torch
 
@@ -103,7 +199,6 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
 
     torch.set_num_threads(cfg.cluster.cpus_per_worker)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     dataset = load_dataset(cfg.data, fitness_rounds(cfg), progress=bool(cfg.get("progress", True)))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -139,6 +234,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                "input_shape": list(dataset.input_shape)}
     if "recorded" in known:  # how much the run's best was flattered by being the best of many
         results["selection_bias"] = known["recorded"]["fitness"] - results["val_accuracy"]["mean"]
+    out.mkdir(parents=True, exist_ok=True)  # after the last refusal (the genome fits the data)
     if cfg.save_weights and best_model is not None:
         save_weights(best_model, out / "best_model.npz")
         write_json_atomic(out / "best_model.json", {
@@ -181,14 +277,13 @@ def _print(results: dict[str, Any], genome: Genome, out: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="best")
 def main(cfg: DictConfig) -> None:
-    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE`."""
+    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE [member=I|HASH]`."""
     from hydra.core.hydra_config import HydraConfig
 
-    try:
+    # conf/best.yaml's preflight callback checked the call before Hydra wrote the folder; a
+    # refusal found later (the genome does not fit the data) removes it (garay.preflight).
+    with refusals("garay-best"):
         retrain(cfg, HydraConfig.get().runtime.output_dir)
-    except ConfigError as exc:
-        print(f"garay-best: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

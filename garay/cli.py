@@ -13,7 +13,8 @@ from omegaconf import DictConfig
 from garay.api import check_overrides, evolve
 from garay.config import ConfigError, register_configs
 from garay.genome import Genome
-from garay.report import genome_tables
+from garay.preflight import refusals
+from garay.report import genome_tables, metric_of, scores_text
 
 register_configs()
 
@@ -32,23 +33,22 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
         print("no genome was evaluated successfully")
         return
     found = f"generation {best['generation']}" if "generation" in best else f"birth {best['birth']}"
-    print(f"\nBest architecture (validation accuracy {best['val_accuracy']:.4f}, "
-          f"test accuracy {best['test_accuracy']:.4f}, {best['params']} parameters, {found}):\n")
+    metric = metric_of(summary.get("config"))  # what the fitness was: the best is best by it
+    print(f"\nBest architecture ({scores_text(best, metric)}; {best['params']} parameters, {found}):\n")
     print(genome_tables(Genome.from_dict(best["genome"])))
     if "front" in summary:  # several objectives: the front is the result
         from garay.pareto_report import pareto_table
 
-        print("\n" + pareto_table(summary["front"]))
+        print("\n" + pareto_table(summary["front"], metric))
     print(f"\n{summary['evaluations']} evaluations in {summary['total_seconds']:.1f} s; run directory: {out}")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
-    try:
+    # conf/config.yaml's preflight callback checked the config before Hydra wrote the run
+    # directory; a refusal found later puts it back as it was (garay.preflight).
+    with refusals("garay"):
         run(cfg)
-    except ConfigError as exc:
-        print(f"garay: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 MULTIRUN_FLAGS = ("-m", "--multirun")

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
+from garay.auth import MODE_VAR, cluster_mode, find_token, token_path, use_mode
 from garay.config import ConfigError
+from garay.progress import heartbeat
 from garay.data.dataset import Dataset
 from garay.evaluation import TrainSettings
 from garay.workers import Evaluator, InProcessEvaluator, TorchTrainer, TrainerFactory
@@ -25,15 +27,12 @@ def _code_runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(Path(garay.__file__).parent)]}
 
 
-def _token_path() -> Path:
-    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-
-
 def _token_mode_if_token_exists() -> str | None:
-    """Joining a cluster: use Ray's token authentication when a token is at hand (the
-    RAY_AUTH_TOKEN variable, RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token) and RAY_AUTH_MODE
-    is unset, as `ray start --head` does; Ray's own client does not. Returns where the
-    token came from when garay made that choice (None: the user's RAY_AUTH_MODE decides)."""
+    """Joining a cluster whose mode could not be found out (Ray Client, an older Ray):
+    use Ray's token authentication when a token is at hand (the RAY_AUTH_TOKEN variable,
+    RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token) and RAY_AUTH_MODE is unset, as `ray start
+    --head` does. Returns where the token came from when garay made that choice (None:
+    the user's RAY_AUTH_MODE decides)."""
     if "RAY_AUTH_MODE" in os.environ:
         return None
     try:  # Ray >= 2.52; older releases have no token authentication
@@ -44,13 +43,13 @@ def _token_mode_if_token_exists() -> str | None:
         return None
     if not maybe_enable_token_auth_if_token_available(warn_if_disabled=False):
         return None
-    return "RAY_AUTH_TOKEN" if os.environ.get("RAY_AUTH_TOKEN") else str(_token_path())
+    return "RAY_AUTH_TOKEN" if os.environ.get("RAY_AUTH_TOKEN") else str(token_path())
 
 
 def _protect_token_file() -> None:
     """Ray writes the token of a cluster it starts readable by everyone (0644): make it the
     owner's only, as any secret."""
-    path = _token_path()
+    path = token_path()
     try:
         if path.is_file() and path.stat().st_mode & 0o077:
             path.chmod(0o600)
@@ -76,8 +75,11 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
     the first job's connection (or local instance) stays up and later jobs reuse it, so a
     sweep starts Ray once. Ray shuts it down when the process exits.
 
-    Yields where the token came from when garay chose token authentication to join (None
-    otherwise): if the cluster then refuses every worker, that token is the likely cause.
+    Joining, it takes the cluster's own authentication mode (garay.auth), whatever
+    RAY_AUTH_MODE or a token file left by a local run say. Yields where the token came
+    from when garay could not find the mode out and chose token authentication because a
+    token exists (None otherwise): if the cluster then refuses every worker, that token is
+    the likely cause.
     """
     import ray
 
@@ -91,17 +93,29 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
     implicit_token = None
     kwargs: dict[str, Any] = {"log_to_driver": True}
     modules = list(py_modules)  # your parts' code (garay.plugins): on every worker, local Ray or a cluster
+    mode_before = os.environ.get(MODE_VAR)  # Ray sets it for a local instance; ours is put back afterwards
     if address is None:
         kwargs["include_dashboard"] = False
     else:
-        implicit_token = _token_mode_if_token_exists()
+        joining = cluster_mode(address)  # a ConfigError in one line for a missing or refused token
+        if joining.mode is None:
+            implicit_token = _token_mode_if_token_exists()
+        else:
+            _announce(address, joining.mode, joining.token_source)
+            use_mode(joining.mode)
         if ship_code:
             modules = [*_code_runtime_env()["py_modules"], *modules]
     if modules:
         kwargs["runtime_env"] = {"py_modules": modules}
     # Null: a new local instance, as the contract says, never a `ray start` cluster or one
     # that RAY_ADDRESS names (joining is cluster.address=auto).
-    ray.init(address="local" if address is None else address, **kwargs)
+    what = "starting a local Ray instance" if address is None else f"joining the Ray cluster at {address}"
+    try:
+        with heartbeat(what, log):
+            ray.init(address="local" if address is None else address, **kwargs)
+    except BaseException:
+        use_mode(mode_before)
+        raise
     _protect_token_file()
     log.info("Ray resources: %s", ray.cluster_resources())
     keep = _in_multirun()
@@ -110,6 +124,21 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
     finally:
         if not keep:
             ray.shutdown()
+            use_mode(mode_before)
+
+
+def _announce(address: str, mode: str, source: str | None) -> None:
+    """Say which mode garay joins in, and when it is not what the environment says."""
+    asked = os.environ.get(MODE_VAR)
+    if asked is not None and asked.lower() != mode:
+        log.warning("RAY_AUTH_MODE=%s is set, but the cluster at %s %s: joining in the cluster's mode", asked, address,
+                    "uses token authentication" if mode == "token" else "does not use token authentication")
+    if mode == "token":
+        log.info("the cluster at %s uses token authentication: joining with the token from %s", address, source)
+        return
+    _, stale = find_token()
+    log.info("the cluster at %s does not use token authentication: joining without a token%s", address,
+             f" (the token in {stale} is not used)" if stale else "")
 
 
 @dataclass(frozen=True)
@@ -172,15 +201,15 @@ def make_evaluator(cluster_cfg: Any, dataset: Dataset, settings: TrainSettings, 
 
 
 def _wait_for_workers(evaluator: Any, cluster_cfg: Any, implicit_token: str | None) -> None:
-    """Begin when every worker has started, or `cluster.min_workers` have, or with those
-    that started in `cluster.start_timeout_s` (the rest join as the cluster places them);
-    stop in one line when the cluster cannot give what the run needs."""
+    """Begin with the workers that can start (garay.pool.WorkerPool.wait_to_begin), or once
+    `cluster.min_workers` have; the rest join as the cluster places them. Stop in one line
+    when the cluster cannot give what the run needs within `cluster.start_timeout_s`."""
     import ray
 
     timeout, need = cluster_cfg.start_timeout_s, cluster_cfg.min_workers
     # A cluster that refuses every worker (the wrong auth mode) is told apart early; other
     # start failures (runtime_env set-up, CUDA init) may pass, and are waited out.
-    started = evaluator.wait_started(timeout, need, stop_when_refused=implicit_token is not None)
+    started = evaluator.wait_to_begin(timeout, need, stop_when_refused=implicit_token is not None)
     if not started and implicit_token and evaluator.gave_up:
         raise ConfigError(
             "cluster.address",
@@ -199,5 +228,7 @@ def _wait_for_workers(evaluator: Any, cluster_cfg: Any, implicit_token: str | No
         raise RuntimeError(f"no Ray worker started in cluster.start_timeout_s={timeout:.0f} s; "
                            f"cluster resources: {ray.cluster_resources()}")
     if started < evaluator.slots:
-        log.warning("%d of %d Ray workers have started; the run begins with them and the others join when the "
-                    "cluster places them", started, evaluator.slots)
+        log.warning("the run began with %d of %d Ray workers; the others join when the cluster places them (%s)",
+                    started, evaluator.slots, evaluator.pool.waiting_for(need))
+    else:
+        log.info("the run began with %d of %d Ray workers", started, evaluator.slots)

@@ -175,6 +175,9 @@ class BestConfig(Config):
 
     run_dir: Optional[str] = None
     genome: Optional[str] = None
+    # A Pareto front's member (genome=RUN/pareto.json, or run_dir=RUN): its index in the
+    # front (smallest first) or a prefix of its hash.
+    member: Optional[str] = None
     repeats: int = 3
     save_weights: bool = True  # best_model.npz (+ best_model.json) beside the results
 

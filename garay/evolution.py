@@ -21,6 +21,7 @@ from garay.genome import Genome
 from garay.operators import Individual, crossover, mutate, select, select_pareto
 from garay.pareto import non_dominated_sort
 from garay.progress import progress_bar
+from garay.report import new_genome_stats
 from garay.runlog import BEST, CHECKPOINT, PARETO, RUNGS, RunLog
 from garay.shapes import is_valid, param_count
 from garay.workers import Evaluator, Result, Task, evaluate_all
@@ -85,6 +86,7 @@ class Evolution:
         identity: dict[str, Any] | None = None,
         tracker: Any | None = None,
         rungs: Rungs | None = None,
+        metric: str = "accuracy",
     ):
         self.blueprint, self.ga, self.evaluator, self.runlog = blueprint, ga, evaluator, runlog
         self.input_shape, self.num_classes, self.conv_dim = input_shape, num_classes, conv_dim
@@ -103,6 +105,7 @@ class Evolution:
         self.generation_stats: list[dict[str, Any]] = []
         self.identity = identity or {}  # the settings a resumed run must share
         self.tracker = tracker  # e.g. garay.tracking.TensorBoardTracker
+        self.metric = metric  # the fitness's name in the log (garay.plugins.metric_name)
         self.busy_seconds = 0.0  # worker time spent on this process's evaluations
         self.resumed_evaluations = 0
         # Early stopping (train.early_stop): the rungs, and every result recorded at one
@@ -192,12 +195,21 @@ class Evolution:
         stats = {"generation": g, "best": max(fitness), "median": statistics.median(fitness),
                  "mean": statistics.fmean(fitness), "best_so_far": self.best()["fitness"]}
         self.generation_stats.append(stats)
+        new = self.new_genome_stats(g)  # what history.jsonl (and garay-report) holds of this generation
         if self.tracker is not None:
-            self.tracker.generation(stats)
-        log.info("generation %d: best %.4f, median %.4f, best so far %.4f",
-                 g, stats["best"], stats["median"], stats["best_so_far"])
+            self.tracker.generation(stats, new)
+        counted = f"{new['evaluated']}" + (f", {new['stopped']} stopped early" if new["stopped"] else "")
+        fresh = (f"new genomes ({counted}) best {new['best']:.4f}, median {new['median']:.4f}"
+                 if new["best"] is not None else f"no new genome ranked ({counted})")
+        log.info("generation %d (validation %s): population best %.4f, median %.4f; %s; best so far %.4f",
+                 g, self.metric, stats["best"], stats["median"], fresh, stats["best_so_far"])
         self.write_results()
         self.runlog.write(CHECKPOINT, self.checkpoint())
+
+    def new_genome_stats(self, generation: int) -> dict[str, Any]:
+        """Fitness statistics of the genomes first evaluated in `generation` (its lines in
+        history.jsonl), beside generation_stats' population ones (parents and children)."""
+        return new_genome_stats(r for r in self.cache.values() if r.get("generation") == generation)
 
     def next_population(self, generation: int) -> list[Individual]:
         """Generation 0: random genomes. Then the parents (evaluated) and their children
@@ -306,7 +318,7 @@ class Evolution:
                 self.duplicates += 1  # bred again: its fitness is known (or coming) already
                 continue
             cohort[h] = Task(f"g{generation}-{n}", ind.genome, evaluation_seed(self.seed, h, generation), generation)
-        bar = progress_bar(len(cohort), f"gen {generation}", self.progress)
+        bar = progress_bar(len(cohort), f"gen {generation}", self.progress, tick=True)
         if self.rungs.active:
             self.halve(list(cohort.values()), generation, bar)
         else:
@@ -522,7 +534,9 @@ class Evolution:
             "best": self.best(),
             **({"objectives": list(self.objectives), "max_params": self.ga.max_params, "front": self.pareto()}
                if self.multi else {}),
-            "generation_stats": self.generation_stats,
+            "generation_stats": self.generation_stats,  # over the population after each generation
+            "new_genome_stats": [{"generation": s["generation"], **self.new_genome_stats(s["generation"])}
+                                 for s in self.generation_stats],
             "wall_seconds": round(seconds, 3),
             "worker_seconds": round(sum(r["seconds"] for r in self.cache.values()), 3),
             "utilisation": self.utilisation(seconds),

@@ -79,6 +79,17 @@ def check(cfg: Any) -> None:
             raise ConfigError(key, f"cannot use {target(spec)!r}: {type(exc).__name__}: {exc}") from None
 
 
+def metric_name(spec: str | dict[str, Any] | None) -> str:
+    """How logs, tables and plots name the fitness: `accuracy` (garay's own), else the
+    metric's own name (`my_parts.macro_f1` -> `macro_f1`), with its bound arguments
+    (`f1_score(average=macro)`)."""
+    if spec is None:
+        return "accuracy"
+    name = target(spec).rpartition(".")[2] or "metric"
+    kwargs = {k: v for k, v in spec.items() if not k.startswith("_")} if isinstance(spec, dict) else {}
+    return name + (f"({', '.join(f'{k}={v}' for k, v in kwargs.items())})" if kwargs else "")
+
+
 def name_of(fn: Any) -> str:
     """The dotted path of a function or class, for the API (`fitness={"metric": macro_f1}`)."""
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")

@@ -95,6 +95,9 @@ class WorkerPool:
     """
 
     MAX_START_FAILURES = 3  # every slot failing this often in a row, none started: the cluster refuses us
+    # Beginning before every worker started: once no free place for another is left, the
+    # workers already placed get this long to come up (the nodes' use by others is unknown).
+    SETTLE_S = 30.0
     BACKOFF_S = (1.0, 60.0)  # the first and the longest wait before a failed slot starts again
     POLL_S = 2.0  # how often the cluster is asked about lost nodes and new capacity
 
@@ -138,6 +141,28 @@ class WorkerPool:
         if self.gpus_per_worker > 0:
             return int(float(resources.get("GPU", 0)) / self.gpus_per_worker + 1e-9)
         return int(float(resources.get("CPU", 0)) // self.cpus_per_worker)
+
+    def places(self, available: bool = False) -> int:
+        """Workers the live nodes can hold, node by node (a worker needs its CPUs and GPUs
+        on one node): of their total resources, or with `available` of what is free now."""
+        import ray._private.state as state
+
+        if available:
+            per_node = list(state.available_resources_per_node().values())
+        else:
+            per_node = [n.get("Resources", {}) for n in self._ray.nodes() if n.get("Alive")]
+        total = 0
+        for res in per_node:
+            fit = float(res.get("CPU", 0)) // self.cpus_per_worker
+            if self.gpus_per_worker > 0:
+                fit = min(fit, int(float(res.get("GPU", 0)) / self.gpus_per_worker + 1e-9))
+            total += int(fit)
+        return total
+
+    def needs(self) -> str:
+        """What one worker asks of a node, in words."""
+        gpus = f", {self.gpus_per_worker:g} GPU" if self.gpus_per_worker > 0 else ""
+        return f"{self.cpus_per_worker} CPU{gpus}"
 
     @property
     def live(self) -> int:
@@ -295,6 +320,60 @@ class WorkerPool:
                 time.sleep(min(step, 0.2))  # every slot in backoff, or waiting for the cluster to grow
             self.tick()
         return self.live
+
+    def wait_to_begin(self, timeout_s: float, min_workers: int | None = None, *,
+                      stop_when_refused: bool = False) -> int:
+        """Wait until the run can begin; how many workers are live then. With
+        `min_workers`: until that many are live. Without: until every slot has started, or
+        at least one has and the rest cannot be placed now (the live nodes hold no more
+        workers of this size; or no free place is left and nothing started for SETTLE_S,
+        as when other jobs hold the nodes): they join when the cluster places them. At
+        most `timeout_s`; with `stop_when_refused`, not past `gave_up`. Says every
+        HEARTBEAT_S what it waits for."""
+        from garay.progress import HEARTBEAT_S
+
+        start = time.monotonic()
+        deadline, said = start + timeout_s, start
+        last_start, live = start, 0
+
+        def ready() -> bool:
+            if min_workers is not None:
+                return self.live >= min_workers
+            if not (self.starting or self.backing_off):
+                return True
+            if not self.live:
+                return False
+            if self.live >= min(len(self.slots), self.places()):
+                return True  # the others need nodes the cluster does not have (yet)
+            return self.places(available=True) == 0 and time.monotonic() - last_start >= self.SETTLE_S
+
+        while not ready():
+            now = time.monotonic()
+            if now >= deadline or (stop_when_refused and self.gave_up):
+                break
+            if now - said >= HEARTBEAT_S:
+                said = now
+                log.info("waiting for Ray workers: %d of %d started (%.0f s); %s", self.live, len(self.slots),
+                         now - start, self.waiting_for(min_workers))
+            if self.starting:
+                ready_refs, _ = self._ray.wait(list(self.starting), num_returns=1, timeout=min(1.0, deadline - now))
+                for ref in ready_refs:
+                    self.on_ready(ref)
+            else:
+                time.sleep(0.2)  # every slot in backoff, or waiting for the cluster to grow
+            self.tick()
+            if self.live > live:
+                last_start = time.monotonic()
+            live = self.live
+        return self.live
+
+    def waiting_for(self, min_workers: int | None = None) -> str:
+        """What the start of the run waits for, in words."""
+        free = self._ray.available_resources()
+        have = {k: round(float(free.get(k, 0)), 2) for k in ("CPU", "GPU")}
+        need = f"cluster.min_workers={min_workers}" if min_workers is not None else "the run begins once placed ones are up"
+        return (f"each needs {self.needs()} on one node; the live nodes hold {self.places()} such workers, "
+                f"{self.places(available=True)} more fit now (free: {have}); {need}")
 
     def call(self, name: str, timeout_s: float) -> list[Any]:
         """`name()` on every live actor (None where one does not answer)."""

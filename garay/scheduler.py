@@ -115,6 +115,11 @@ class RayEvaluator:
         Late ones join as they start; tasks go only to started workers."""
         return self.pool.wait_started(timeout_s, min_workers, stop_when_refused=stop_when_refused)
 
+    def wait_to_begin(self, timeout_s: float, min_workers: int | None = None, *,
+                      stop_when_refused: bool = False) -> int:
+        """Wait until the run can begin (see WorkerPool.wait_to_begin); how many are live."""
+        return self.pool.wait_to_begin(timeout_s, min_workers, stop_when_refused=stop_when_refused)
+
     def wait_ready(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
         """Block until every worker has started; return where each one landed."""
         if self.pool.wait_started(timeout_s) < self.slots:

@@ -79,7 +79,7 @@ class SteadyStateEvolution(Evolution):
     def run(self) -> dict[str, Any]:
         start = time.perf_counter()
         in_flight = self.in_flight
-        bar = progress_bar(self.ga.budget if self.ga.budget_epochs is None else None, "async", self.progress)
+        bar = progress_bar(self.ga.budget if self.ga.budget_epochs is None else None, "async", self.progress, tick=True)
         bar.update(len(self.cache))  # finished before a resume
         # Before any evaluation: a run killed before its first result still leaves its
         # settings (and its generator's state) for resume to check against.

@@ -13,6 +13,9 @@ from omegaconf import DictConfig
 import garay.cli  # noqa: F401 - registers the structured configs
 
 REPO = Path(__file__).resolve().parents[1]
+# How long a test lets Ray start, place or notice something: minutes, since a loaded
+# machine may take that long; the tests assert what happens, never how fast.
+RAY_PATIENCE_S = 300
 FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
 
 # Tiny but real: a small population, one epoch, a small synthetic set, no progress bars.

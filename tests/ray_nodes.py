@@ -48,9 +48,10 @@ def http_status(url: str, headers: dict[str, str] | None = None) -> int | None:
 
 class LocalCluster:
     """A head and worker node started with `ray start --block`, each in its own session,
-    one CPU each, token authentication on (the token in `root/auth_token`)."""
+    one CPU each, token authentication on (the token in `root/auth_token`), or off with
+    `auth="disabled"`."""
 
-    def __init__(self, root: Path, *, dashboard: bool = True):
+    def __init__(self, root: Path, *, dashboard: bool = True, auth: str = "token"):
         self.root = root
         self.with_dashboard = dashboard
         self.temp_dir = Path(tempfile.mkdtemp(prefix="garay-ray-", dir="/tmp"))  # short: socket paths
@@ -61,8 +62,8 @@ class LocalCluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
         env.update(
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",  # jobs inherit it: `garay` resolves to this venv
-            RAY_AUTH_MODE="token",
-            RAY_AUTH_TOKEN_PATH=str(token_file),
+            RAY_AUTH_MODE=auth,
+            **({"RAY_AUTH_TOKEN_PATH": str(token_file)} if auth == "token" else {}),
             RAY_USAGE_STATS_ENABLED="0",
             RAY_TMPDIR=str(self.temp_dir),  # sessions and the `auto` address file: ours only
         )

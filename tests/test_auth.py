@@ -1,5 +1,8 @@
-"""Ray's token authentication as a new user meets it: a token left in ~/.ray by an earlier
-local run, then a cluster that does not use tokens; and the token file's permissions."""
+"""Ray's token authentication as a new user meets it: garay joins a cluster in the
+cluster's own mode (garay.auth asks its GCS), so a token left in ~/.ray by an earlier
+local run does not stop a join to a cluster without tokens, and a token cluster is joined
+with its token from ~/.ray/auth_token; a missing or wrong token is one line. And the
+token file's permissions. Real Ray processes: ray.cluster_utils and `ray start`."""
 
 from __future__ import annotations
 
@@ -7,12 +10,16 @@ import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from ray.cluster_utils import Cluster
 
+from garay.runlog import read_history
+from tests.ray_nodes import LocalCluster
+
 TINY = ["ga.population_size=3", "ga.num_parents=2", "ga.generations=1", "train.epochs=1",
-        "data.examples_per_class=20", "progress=false", "cluster.num_workers=1", "cluster.start_timeout_s=60"]
+        "data.examples_per_class=20", "progress=false", "cluster.num_workers=1"]
 
 
 def _env(home, **extra):
@@ -21,29 +28,96 @@ def _env(home, **extra):
     return env
 
 
-def test_a_stale_token_stops_a_join_in_one_line_that_names_cause_and_fix(tmp_path, monkeypatch):
-    home = tmp_path / "home"
+def _home(tmp_path: Path, token: str | None) -> Path:
+    """A home whose ~/.ray/auth_token holds `token` (None: no token file)."""
+    home = tmp_path / f"home-{secrets.token_hex(4)}"
     (home / ".ray").mkdir(parents=True)
-    token = home / ".ray" / "auth_token"
-    token.write_text(secrets.token_hex(32))  # left by an earlier local run
-    token.chmod(0o600)
+    if token is not None:
+        (home / ".ray" / "auth_token").write_text(token)
+        (home / ".ray" / "auth_token").chmod(0o600)
+    return home
+
+
+def _garay(address: str, home: Path, run_dir: Path, env: dict | None = None, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "garay.cli", f"cluster.address={address}", *TINY,
+                           f"hydra.run.dir={run_dir}"], env={**(env or _env(home)), "HOME": str(home), **extra},
+                          capture_output=True, text=True, timeout=600, cwd=run_dir.parent)
+
+
+def _output(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr  # garay's log is on stdout (Hydra's console handler)
+
+
+def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("garay: error:")]
+
+
+def test_a_stale_token_does_not_stop_a_join_to_a_cluster_without_tokens(tmp_path, monkeypatch):
+    """`make run` leaves ~/.ray/auth_token; joining a cluster_utils cluster without token
+    authentication afterwards just works (it used to switch to token mode and fail)."""
+    home = _home(tmp_path, secrets.token_hex(32))  # left by an earlier local run
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the cluster runs without token authentication
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     try:
-        def garay(**extra):
-            return subprocess.run([sys.executable, "-m", "garay.cli", f"cluster.address={cluster.address}", *TINY,
-                                   f"hydra.run.dir={tmp_path / ('run' + str(len(extra)))}"],
-                                  env=_env(home, **extra), capture_output=True, text=True, timeout=600, cwd=tmp_path)
-
-        stale = garay()
-        assert stale.returncode == 2, stale.stderr[-2000:]
-        line = [ln for ln in stale.stderr.splitlines() if ln.startswith("garay: error:")]
-        assert len(line) == 1 and line[0].startswith("garay: error: cluster.address:")
-        assert str(token) in line[0] and "RAY_AUTH_MODE=disabled" in line[0]
-        fixed = garay(RAY_AUTH_MODE="disabled")  # the fix the message names
-        assert fixed.returncode == 0, fixed.stderr[-2000:]
+        run_dir = tmp_path / "run"
+        proc = _garay(cluster.address, home, run_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "does not use token authentication: joining without a token" in _output(proc)
+        assert str(home / ".ray" / "auth_token") in _output(proc)  # named as not used
+        history = list(read_history(run_dir / "history.jsonl"))
+        assert len(history) == 3 and all(h["status"] == "ok" for h in history)
+        # RAY_AUTH_MODE=token set by hand (the old workaround's opposite) is overridden, with a warning.
+        forced = _garay(cluster.address, home, tmp_path / "forced", RAY_AUTH_MODE="token")
+        assert forced.returncode == 0, forced.stderr[-3000:]
+        assert "RAY_AUTH_MODE=token is set, but the cluster" in _output(forced)
     finally:
         cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_start_clusters(tmp_path_factory):
+    """Two `ray start` clusters (head and worker each): one with token authentication, one
+    without; each touches no other Ray instance (tests/ray_nodes.py)."""
+    import ray
+
+    ray.shutdown()
+    token, open_ = (LocalCluster(tmp_path_factory.mktemp(name), dashboard=False, auth=auth)
+                    for name, auth in (("token", "token"), ("open", "disabled")))
+    try:
+        token.start()
+        open_.start()
+        yield token, open_
+    finally:
+        for c in (token, open_):
+            c.stop()
+    assert not token.running() and not open_.running(), "processes left behind"
+
+
+def test_a_token_cluster_is_joined_with_its_token_and_a_wrong_or_missing_one_is_one_line(ray_start_clusters, tmp_path):
+    token_cluster, open_cluster = ray_start_clusters
+    address = f"127.0.0.1:{token_cluster.gcs_port}"
+    client = {k: v for k, v in token_cluster.env.items() if not k.startswith("RAY_AUTH")}
+
+    none = _garay(address, _home(tmp_path, None), tmp_path / "none", client)
+    [line] = _error_lines(none)
+    assert none.returncode == 2 and line.startswith("garay: error: cluster.address:")
+    assert "uses token authentication and no token is at hand" in line
+
+    wrong_home = _home(tmp_path, secrets.token_hex(32))
+    wrong = _garay(address, wrong_home, tmp_path / "wrong", client)
+    [line] = _error_lines(wrong)
+    assert wrong.returncode == 2 and "refuses the token from" in line and str(wrong_home / ".ray" / "auth_token") in line
+
+    right = _garay(address, _home(tmp_path, token_cluster.token), tmp_path / "right", client)
+    assert right.returncode == 0, right.stderr[-3000:]
+    assert "uses token authentication: joining with the token from" in _output(right)
+    assert [h["status"] for h in read_history(tmp_path / "right" / "history.jsonl")] == ["ok"] * 3
+
+    # The `ray start` cluster without tokens, a stale token in place, address=auto.
+    stale = _garay("auto", _home(tmp_path, secrets.token_hex(32)), tmp_path / "stale",
+                   {k: v for k, v in open_cluster.env.items() if not k.startswith("RAY_AUTH")})
+    assert stale.returncode == 0, stale.stderr[-3000:]
+    assert "does not use token authentication" in _output(stale)
 
 
 def test_a_local_run_leaves_the_token_readable_by_its_owner_only(tmp_path):

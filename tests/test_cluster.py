@@ -22,6 +22,7 @@ from garay.runlog import RunLog, read_history
 from garay.standin import SleepTrainer
 from garay.scheduler import RayEvaluator
 from garay.workers import Task
+from tests.conftest import RAY_PATIENCE_S
 
 DATA = make_synthetic(seed=0, examples_per_class=4)
 SETTINGS = TrainSettings(epochs=1)
@@ -45,7 +46,7 @@ def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_
     cluster({"num_cpus": 8, "num_gpus": 2}, {"num_cpus": 8, "num_gpus": 2})
     ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
     assert ev.slots == expected  # the default: what the cluster's GPUs allow
-    placements = ev.wait_ready(120)
+    placements = ev.wait_ready(RAY_PATIENCE_S)
     pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
     assert len({node for node, _ in pairs}) == 2
     assert len(pairs) == 4 and set(pairs.values()) == {per_gpu}
@@ -58,7 +59,12 @@ def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_
 
 def _kill_when_busy(ev: RayEvaluator, kill) -> threading.Thread:
     def go():
-        time.sleep(1.0)  # tasks sleep 3 s: every worker is mid-evaluation now
+        # Every worker has a task (however long Ray took to start them), then a moment for
+        # it to begin: the tasks sleep 3 s, so the kill lands mid-evaluation.
+        deadline = time.monotonic() + RAY_PATIENCE_S
+        while len(ev._in_flight) < ev.num_workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
         kill(ev)
 
     th = threading.Thread(target=go)
@@ -69,7 +75,7 @@ def _kill_when_busy(ev: RayEvaluator, kill) -> threading.Thread:
 @pytest.mark.parametrize("how", ["sigkill", "ray.kill"])
 def test_killed_actor_has_its_genome_requeued(ray_local, how):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=2, trainer=SleepTrainer(3.0))
-    pid = {p["name"]: p["pid"] for p in ev.wait_ready(60)}["w0"]
+    pid = {p["name"]: p["pid"] for p in ev.wait_ready(RAY_PATIENCE_S)}["w0"]
     if how == "sigkill":
         th = _kill_when_busy(ev, lambda e: os.kill(pid, signal.SIGKILL))
     else:
@@ -85,7 +91,7 @@ def test_killed_actor_has_its_genome_requeued(ray_local, how):
 
 def test_retries_exhausted_records_failed_with_the_reason(ray_local):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=1, max_retries=0, trainer=SleepTrainer(3.0))
-    pid = ev.wait_ready(60)[0]["pid"]
+    pid = ev.wait_ready(RAY_PATIENCE_S)[0]["pid"]
     th = _kill_when_busy(ev, lambda e: os.kill(pid, signal.SIGKILL))
     results = drain(ev, tasks(2))
     th.join()
@@ -98,11 +104,9 @@ def test_retries_exhausted_records_failed_with_the_reason(ray_local):
 
 def test_a_run_begins_with_the_workers_that_start_and_the_rest_join_later(ray_local):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=3, trainer=SleepTrainer(0.2))  # 2 CPUs: one cannot start
-    started = 0
-    for _ in range(300):  # however slowly the two placeable actors start, it returns, never raises
+    started, deadline = 0, time.monotonic() + RAY_PATIENCE_S
+    while started < 2 and time.monotonic() < deadline:  # short waits return, never raise, however slow the start
         started = ev.wait_started(0.5)
-        if started == 2:
-            break
     assert started == 2 and len(ev.placements) == 2
     results = drain(ev, tasks(4))
     assert all(r.evaluation.status == "ok" for r in results)
@@ -112,7 +116,7 @@ def test_a_run_begins_with_the_workers_that_start_and_the_rest_join_later(ray_lo
 
 def test_hard_timeout_restarts_the_worker(ray_local):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=SleepTrainer(30.0), hard_timeout_s=2.0)
-    ev.wait_ready(60)
+    ev.wait_ready(RAY_PATIENCE_S)
     [result] = drain(ev, tasks(1))
     # The trainer sleeps 30 s and would end `ok`: `timeout` is the hard limit at work
     # (how soon it fires on a loaded machine is not the contract).
@@ -125,7 +129,7 @@ def test_lost_node_mid_generation(cluster, tmp_path):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 1})
     ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(2.0))
     assert ev.slots == 2
-    placements = ev.wait_ready(60)
+    placements = ev.wait_ready(RAY_PATIENCE_S)
     assert len({p["node_id"] for p in placements}) == 2  # spread over both nodes
     th = _kill_when_busy(ev, lambda e: c.remove_node(node, allow_graceful=False))
     todo = tasks(6)
@@ -139,7 +143,7 @@ def test_lost_node_mid_generation(cluster, tmp_path):
 
 def test_every_genome_of_a_generation_lands_in_history_once_despite_a_kill(ray_local, tmp_path):
     ev = RayEvaluator(DATA, SETTINGS, num_workers=2, trainer=SleepTrainer(1.5))
-    pids = [p["pid"] for p in ev.wait_ready(60)]
+    pids = [p["pid"] for p in ev.wait_ready(RAY_PATIENCE_S)]
     th = _kill_when_busy(ev, lambda e: os.kill(pids[1], signal.SIGKILL))
     ga = GASettings(population_size=6, generations=2, num_parents=2)
     evo = Evolution(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp_path),
@@ -157,7 +161,7 @@ def test_every_genome_of_a_generation_lands_in_history_once_despite_a_kill(ray_l
 def test_idle_workers_on_a_lost_node_do_not_spend_retries(cluster):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 3})
     ev = RayEvaluator(DATA, SETTINGS, max_retries=1, trainer=SleepTrainer(0.5))
-    placements = {p["name"]: p for p in ev.wait_ready(60)}
+    placements = {p["name"]: p for p in ev.wait_ready(RAY_PATIENCE_S)}
     assert ev.slots == 4 and len({p["node_id"] for p in placements.values()}) == 2
     # Make the worst case certain: the one worker on the surviving head is the last idle one.
     head = ray.get_runtime_context().get_node_id()

@@ -68,3 +68,58 @@ def test_permute_rows_in_place():
     y = x.copy()
     permute_rows(y, order)
     np.testing.assert_array_equal(y, x[order])
+
+
+def _librosa_features(waves, sr, kind, n_mels, n_mfcc, n_fft, hop):
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=waves, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=2.0)
+    logmel = librosa.power_to_db(mel, ref=1.0, top_db=None)
+    out = logmel if kind == "logmel" else librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
+    return out.astype(np.float32)
+
+
+def test_features_are_librosas_bit_for_bit(fsdd_root):
+    """garay.data.logmel computes librosa's log-mel and MFCC without librosa (whose first
+    use compiles numba kernels for half a minute): the same numbers to the last bit, on
+    real recordings and on noise, short signals (one padded frame) and odd sizes included."""
+    import warnings
+
+    import scipy.signal
+    import soundfile as sf
+
+    from garay.data.features import compute_features
+    from garay.data.logmel import hann
+
+    for n in (1, 2, 3, 255, 256, 400, 512):
+        np.testing.assert_array_equal(hann(n), scipy.signal.get_window("hann", n, fftbins=True))
+    files = sorted(fsdd_root.glob("*.wav"))[:40]
+    speech = np.zeros((len(files), 4000), np.float32)
+    for i, path in enumerate(files):
+        wave = sf.read(path, dtype="float32")[0][:4000]
+        speech[i, :len(wave)] = wave
+    noise = np.random.default_rng(0).normal(size=(5, 4001)).astype(np.float32)
+    cases = [(speech, 8000, 32, 256, 128), (speech, 8000, 40, 512, 160), (noise, 8000, 20, 255, 97),
+             (noise[:, :300], 8000, 32, 256, 128), (noise[:, :100], 8000, 32, 256, 128),
+             (np.repeat(noise, 3, axis=1), 16000, 64, 400, 160)]
+    for waves, sr, n_mels, n_fft, hop in cases:
+        for kind in ("logmel", "mfcc"):
+            ours = compute_features(waves, sample_rate=sr, kind=kind, n_mels=n_mels, n_mfcc=13, n_fft=n_fft,
+                                    hop_length=hop)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # librosa: n_fft longer than the 100-sample signal
+                theirs = _librosa_features(waves, sr, kind, n_mels, 13, n_fft, hop)
+            assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, (kind, waves.shape, n_fft)
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{kind} {waves.shape} n_fft={n_fft} hop={hop}")
+
+
+def test_synthetic_data_never_imports_librosa():
+    """The first run's features need no librosa (nor numba, whose compile is the first
+    run's half minute of silence)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from garay.data.synthetic import make_synthetic; make_synthetic(examples_per_class=5); "
+            "print(sorted(m for m in ('librosa', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == "[]"

@@ -23,6 +23,7 @@ from garay.report import main as report_main
 from garay.runlog import read_history
 from garay.scheduler import RayEvaluator
 from garay.workers import Task
+from tests.conftest import RAY_PATIENCE_S
 
 # 9 new genomes in generation 0 and 6 in each later one; rungs at 1 and 2 epochs, then 6.
 HALVING = ["ga.population_size=9", "ga.num_parents=3", "ga.generations=3", "train.epochs=6",
@@ -208,7 +209,7 @@ def test_a_worker_lost_while_continuing_a_genome_is_retried_to_the_same_numbers(
     settings = TrainSettings(epochs=4)
     ev = RayEvaluator(data, settings, num_workers=1, max_retries=1)
     try:
-        pid = ev.wait_ready(60)[0]["pid"]
+        pid = ev.wait_ready(RAY_PATIENCE_S)[0]["pid"]
         straight = (ev.submit(Task("s", genome, 11)), ev.next_result())[1]
         paused = (ev.submit(Task("p", genome, 11, epochs=1)), ev.next_result())[1]
         # The worker dies before the continuation reaches it (waited for, so no race with

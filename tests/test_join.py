@@ -10,6 +10,7 @@ import pytest
 
 from garay.runlog import read_history
 from tests.ray_nodes import LocalCluster
+from tests.conftest import RAY_PATIENCE_S
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,11 +79,11 @@ def test_a_test_cluster_leaves_other_ray_instances_alone(ray_local, tmp_path):
     def one() -> int:
         return 1
 
-    assert ray_local.get(one.remote(), timeout=60) == 1
+    assert ray_local.get(one.remote(), timeout=RAY_PATIENCE_S) == 1
     cluster = LocalCluster(tmp_path, dashboard=False)
     try:
         cluster.start()
     finally:
         cluster.stop()
     assert not cluster.running()
-    assert ray_local.get(one.remote(), timeout=60) == 1  # the other instance still answers
+    assert ray_local.get(one.remote(), timeout=RAY_PATIENCE_S) == 1  # the other instance still answers

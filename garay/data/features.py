@@ -1,7 +1,7 @@
-"""Waveforms -> features (log-mel, MFCC, or the raw waveform), via librosa.
+"""Waveforms -> features (log-mel, MFCC, or the raw waveform).
 
-librosa is the maintained reference implementation of these features for numpy
-arrays; it needs no particular torch build, so it works beside any CUDA torch.
+The numbers are librosa's, bit for bit (garay.data.logmel says why it is not librosa
+itself); numpy and scipy need no particular torch build, so they work beside any CUDA torch.
 """
 
 from __future__ import annotations
@@ -35,15 +35,12 @@ def compute_features(
     waves = np.asarray(waves, dtype=np.float32)
     if kind == "waveform":
         return waves[:, None, :]
-    import librosa  # imported here: it is slow to import and only data loading needs it
+    from garay.data.logmel import log_mel, mfcc
 
-    mel = librosa.feature.melspectrogram(
-        y=waves, sr=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=2.0
-    )
-    logmel = librosa.power_to_db(mel, ref=1.0, top_db=None)
+    logmel = log_mel(waves, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
     if kind == "logmel":
         return logmel.astype(np.float32)
-    return librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc).astype(np.float32)
+    return mfcc(logmel, n_mfcc).astype(np.float32)
 
 
 @dataclass(frozen=True)

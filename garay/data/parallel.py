@@ -202,9 +202,9 @@ def map_ordered_ray(fn: Callable[[T], R], jobs: Iterable[T], *, skip: Callable[[
 
 
 def warm_up(compute: Callable[[Any], R], samples: int) -> R:
-    """`compute` of a short silence, here. librosa loads its parts (scipy, numba) on first
-    use, seconds each time: processes forked afterwards inherit them instead of each
-    paying; when a pool would be forked now, the decoders are imported for it too."""
+    """`compute` of a short silence, here. The feature code loads its parts (scipy.fft)
+    on first use: processes forked afterwards inherit them instead of each paying; when a
+    pool would be forked now, the decoders are imported for it too."""
     import numpy as np
 
     if forking():

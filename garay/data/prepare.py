@@ -6,7 +6,7 @@ When the run joins a cluster, the driver reads, hashes and looks up each chunk (
 and the cache are on its disk) and sends the misses' bytes to Ray tasks spread over the
 nodes, which decode and featurise them; the driver caches what comes back. Either way a
 chunk's misses are featurised together, FEATURE_BATCH at a time, as one process would, so
-the numbers are the same (with one BLAS thread, on any machine). One exception: librosa's features of a file
+the numbers are the same (with one BLAS thread, on any machine). One exception: the features of a file
 differ in the last bits (~2e-6) with the batch it is computed in, so a file whose exact
 bytes recur in a later chunk is a cache hit for one process but may be computed again
 in another batch by parallel ones. Bad files are reported in the files' order (raise on

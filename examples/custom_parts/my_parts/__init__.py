@@ -28,8 +28,10 @@ def load_speaker_folder(cfg: Any) -> dict[str, np.ndarray]:
     """Every `{label}_{speaker}_{take}.wav` in `data.root` (FSDD's names; other files are
     skipped) as log-mel features (data.n_mels bands, data.hop_length, data.duration
     seconds at data.sample_rate), with labels and speakers, so data.split=speaker works."""
-    import librosa
     import soundfile as sf
+    import soxr
+
+    from garay.data.logmel import mel_filters, stft
 
     root = Path(cfg.root)
     files = sorted(p for p in root.iterdir() if NAME.match(p.name))
@@ -39,10 +41,10 @@ def load_speaker_folder(cfg: Any) -> dict[str, np.ndarray]:
     features, labels, speakers = [], [], []
     for path in files:
         wave, rate = sf.read(path, dtype="float32", always_2d=True)
-        wave = librosa.resample(wave.mean(axis=1), orig_sr=rate, target_sr=cfg.sample_rate)
+        wave = soxr.resample(wave.mean(axis=1), rate, cfg.sample_rate).astype(np.float32)
         wave = np.pad(wave[:samples], (0, max(0, samples - len(wave))))
-        mel = librosa.feature.melspectrogram(y=wave, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                                             n_mels=cfg.n_mels)
+        power = np.abs(stft(wave, cfg.n_fft, cfg.hop_length)) ** 2
+        mel = mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels) @ power
         features.append(np.log(mel + 1e-6).astype(np.float32))
         match = NAME.match(path.name)
         labels.append(match["label"])

@@ -15,10 +15,15 @@ ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# pip -q prints nothing for a minute or more: say every 5 s that it is still at work.
+HEARTBEAT = ( t=0; while sleep 5; do t=$$((t+5)); echo "make: still installing ($$t s)"; done ) & hb=$$!; \
+	trap "kill $$hb 2>/dev/null" EXIT;
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(BIN)/python -m pip install -q -e ".[test]"
+	@echo "make: installing torch $(TORCH_VERSION), then garay and its test extras into $(VENV)"
+	@$(HEARTBEAT) $(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) \
+		&& $(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install garay with its test extras

@@ -10,12 +10,12 @@ from typing import Iterator
 
 import numpy as np
 
-from garay.blueprint import Blueprint, sample_genome
+from garay.search.blueprint import Blueprint, sample_genome
 from garay.data.dataset import Dataset
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.genome import Genome
-from garay.shapes import is_valid
+from garay.execution.evaluation import TrainSettings
+from garay.search.genome import Genome
+from garay.search.shapes import is_valid
 
 
 def valid_genomes(n: int, input_shape: tuple[int, int], num_classes: int = 10, seed: int = 0) -> list[Genome]:

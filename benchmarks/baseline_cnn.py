@@ -12,9 +12,9 @@ import torch
 
 from garay.cli import register_configs  # noqa: F401 - structured configs
 from garay.data import load_dataset
-from garay.evaluation import TrainSettings, evaluation_seed
-from garay.genome import ConvGene, DenseGene, Genome
-from garay.train import train_and_score
+from garay.execution.evaluation import TrainSettings, evaluation_seed
+from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.execution.train import train_and_score
 
 SMALL_CNN = Genome((ConvGene(32, 5, 1, 1, 2, "relu"), ConvGene(64, 3, 1, 1, 2, "relu"), DenseGene(64, "relu", 0.2)))
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from garay.anytime import compare_text, write_anytime
-from garay.sweep import load_jobs
+from garay.results.anytime import compare_text, write_anytime
+from garay.results.sweep import load_jobs
 
 
 def main() -> None:

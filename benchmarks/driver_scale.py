@@ -14,14 +14,15 @@ import time
 import ray
 from ray.cluster_utils import Cluster
 
-from garay.blueprint import Blueprint
+from garay.search.blueprint import Blueprint
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.evolution import Evolution, GASettings
-from garay.runlog import RunLog
-from garay.standin import SleepTrainer
-from garay.steady_state import SteadyStateEvolution
-from garay.scheduler import RayEvaluator
+from garay.execution.evaluation import TrainSettings
+from garay.config.schema import GAConfig
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.results.runlog import RunLog
+from garay.execution.standin import SleepTrainer
+from garay.execution.scheduler import RayEvaluator
 
 
 def main() -> None:
@@ -38,23 +39,23 @@ def main() -> None:
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
     data = make_synthetic(examples_per_class=4)
-    ga = GASettings(population_size=gpus, generations=args.generations, num_parents=gpus // 4)
+    ga = GAConfig(population_size=gpus, generations=args.generations, num_parents=gpus // 4)
     start = time.perf_counter()
     ev = RayEvaluator(data, TrainSettings(), gpus_per_worker=1.0, trainer=SleepTrainer(args.sleep))
     placements = ev.wait_ready()
     print(f"{len(placements)} workers on {len({p['node_id'] for p in placements})} nodes, "
           f"{len({(p['node_id'], p['gpu_ids'][0]) for p in placements})} distinct (node, GPU) pairs; "
           f"started in {time.perf_counter() - start:.1f} s")
-    for cls in (SteadyStateEvolution, Evolution):
+    for mode in ("async", "generational"):
         with tempfile.TemporaryDirectory() as tmp:
-            evo = cls(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp),
-                      input_shape=data.input_shape, num_classes=10, seed=0, progress=False)
+            ga_mode = GAConfig(**{**ga.__dict__, "mode": mode})
+            evo = Search(GenomeSpace.for_ga(Blueprint(), ga_mode, data.input_shape, 10), ga_mode, ev, RunLog(tmp))
             cpu0, wall0 = time.process_time(), time.perf_counter()
             summary = evo.run()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         n = summary["evaluations"]
         ideal = gpus / args.sleep
-        print(f"  {cls.mode:12s} {n} evaluations in {wall:.1f} s: {n / wall:.1f} eval/s = {n / wall / ideal:.1%} of ideal "
+        print(f"  {mode:12s} {n} evaluations in {wall:.1f} s: {n / wall:.1f} eval/s = {n / wall / ideal:.1%} of ideal "
               f"({ideal:.0f}/s); driver CPU {1000 * cpu / n:.2f} ms per evaluation; utilisation {summary['utilisation']:.3f}")
     ev.close()
     ray.shutdown()

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from garay.anytime import bootstrap_mean, run_curve, value_at
-from garay.runlog import read_history
+from garay.results.anytime import bootstrap_mean, run_curve, value_at
+from garay.results.runlog import read_history
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = {

@@ -18,42 +18,44 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from garay.blueprint import Blueprint
-from garay.evaluation import TrainSettings
-from garay.evolution import Evolution, GASettings
-from garay.fitting import Room
-from garay.genome import Genome
-from garay.genome_stats import compare, genome_stats
-from garay.runlog import RunLog
-from garay.standin import SleepTrainer
-from garay.workers import InProcessEvaluator
+from garay.search.blueprint import Blueprint
+from garay.execution.evaluation import TrainSettings
+from garay.config.schema import GAConfig
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.search.fitting import Room
+from garay.search.genome import Genome
+from garay.search.genome_stats import compare, genome_stats
+from garay.results.runlog import RunLog
+from garay.execution.standin import SleepTrainer
+from garay.execution.inprocess import InProcessEvaluator
 
 SHAPES = {"synthetic 32x32": (32, 32), "fsdd 32x63": (32, 63), "fsdd hop 64, 1.25 s: 32x157": (32, 157)}
 UNBOUNDED = (32, 10**12)  # every genome fits: the nominal distribution
 SHAPE_KEYS = [f"conv.{p}_tv" for p in ("kernel_size", "stride", "padding", "pool_size")]
 
 
-def driver(input_shape: tuple[int, int], fit: str, seed: int, ga: GASettings, run_dir: str) -> Evolution:
+def driver(input_shape: tuple[int, int], fit: str, seed: int, ga: GAConfig, run_dir: str) -> Search:
     evaluator = InProcessEvaluator(None, TrainSettings(), trainer=SleepTrainer(0.0))  # type: ignore[arg-type]
-    return Evolution(blueprint=Blueprint(), ga=GASettings(**{**ga.__dict__, "fit": fit}), evaluator=evaluator,
-                     runlog=RunLog(run_dir), input_shape=input_shape, num_classes=10, seed=seed, progress=False)
+    ga = GAConfig(**{**ga.__dict__, "fit": fit})
+    return Search(GenomeSpace.for_ga(Blueprint(), ga, input_shape, 10), ga, evaluator, RunLog(run_dir), seed=seed)
 
 
-def initial(input_shape: tuple[int, int], fit: str, n: int) -> tuple[list[Genome], Evolution]:
+def initial(input_shape: tuple[int, int], fit: str, n: int) -> tuple[list[Genome], GenomeSpace]:
     with tempfile.TemporaryDirectory() as tmp:
-        evo = driver(input_shape, fit, 0, GASettings(population_size=n, max_redraws=10_000), tmp)
-        return evo.initial_genomes(), evo
+        strategy = driver(input_shape, fit, 0, GAConfig(population_size=n, max_redraws=10_000), tmp).strategy
+        return [strategy.space.sample(strategy.rng) for _ in range(n)], strategy.space
 
 
 def trained(input_shape: tuple[int, int], fit: str, seeds: int) -> tuple[list[Genome], int, int]:
     genomes, redraws, repairs = [], 0, 0
     for seed in range(seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            evo = driver(input_shape, fit, seed, GASettings(population_size=100, num_parents=40, generations=4,
-                                                            max_redraws=10_000), tmp)
-            evo.run()
-            genomes += [Genome.from_dict(r["genome"]) for r in evo.cache.values()]
-            redraws, repairs = redraws + evo.redraws, repairs + evo.repairs
+            run = driver(input_shape, fit, seed, GAConfig(population_size=100, num_parents=40, generations=4,
+                                                          max_redraws=10_000), tmp)
+            run.run()
+            genomes += [Genome.from_dict(r["genome"]) for r in run.ledger.cache.values()]
+            redraws, repairs = redraws + run.strategy.space.redraws, repairs + run.strategy.space.repairs
     return genomes, redraws, repairs
 
 

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from _common import real_workload, timed
-from garay.evaluation import TrainSettings
-from garay.model import build_model
-from garay.scheduler import RayEvaluator
-from garay.workers import Task, evaluate_all
+from garay.execution.evaluation import TrainSettings
+from garay.execution.model import build_model
+from garay.execution.scheduler import RayEvaluator
+from garay.execution.protocol import Task, evaluate_all
 
 
 def plain_loop(genomes, data, settings: TrainSettings) -> list[float]:

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from garay.anytime import bootstrap_mean
+from garay.results.anytime import bootstrap_mean
 
 
 def load_runs(sweep_dir: Path) -> dict[int, Path]:

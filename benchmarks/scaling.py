@@ -9,8 +9,8 @@ from __future__ import annotations
 import ray
 
 from _common import real_workload, timed
-from garay.scheduler import RayEvaluator
-from garay.workers import Task, evaluate_all
+from garay.execution.scheduler import RayEvaluator
+from garay.execution.protocol import Task, evaluate_all
 
 
 def main() -> None:

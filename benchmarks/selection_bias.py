@@ -27,8 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from garay.anytime import bootstrap_difference, bootstrap_mean, group_label
-from garay.sweep import load_jobs, swept_keys
+from garay.results.anytime import bootstrap_difference, bootstrap_mean, group_label
+from garay.results.sweep import load_jobs, swept_keys
 
 
 def retrain_run(args: tuple[str, int, list[str]]) -> dict[str, Any]:

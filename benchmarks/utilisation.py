@@ -12,14 +12,15 @@ import tempfile
 
 import ray
 
-from garay.blueprint import Blueprint
+from garay.search.blueprint import Blueprint
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.evolution import Evolution, GASettings
-from garay.runlog import RunLog
-from garay.standin import SleepTrainer
-from garay.steady_state import SteadyStateEvolution
-from garay.scheduler import RayEvaluator
+from garay.execution.evaluation import TrainSettings
+from garay.config.schema import GAConfig
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.results.runlog import RunLog
+from garay.execution.standin import SleepTrainer
+from garay.execution.scheduler import RayEvaluator
 
 
 def main() -> None:
@@ -30,21 +31,21 @@ def main() -> None:
     ap.add_argument("--seconds-per-layer", type=float, default=0.1)
     args = ap.parse_args()
     data = make_synthetic(examples_per_class=4)
-    ga = GASettings(population_size=args.population, generations=args.generations, num_parents=4)
+    ga = GAConfig(population_size=args.population, generations=args.generations, num_parents=4)
     ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     print(f"{args.workers} workers, budget {ga.budget} evaluations, {args.seconds_per_layer} s per layer")
     out = {}
-    for cls in (Evolution, SteadyStateEvolution):
+    for mode in ("generational", "async"):
         ev = RayEvaluator(data, TrainSettings(), num_workers=args.workers,
                           trainer=SleepTrainer(args.seconds_per_layer, per_gene=True))
         ev.wait_ready()
         with tempfile.TemporaryDirectory() as tmp:
-            evo = cls(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp),
-                      input_shape=data.input_shape, num_classes=10, seed=0, progress=False)
+            ga_mode = GAConfig(**{**ga.__dict__, "mode": mode})
+            evo = Search(GenomeSpace.for_ga(Blueprint(), ga_mode, data.input_shape, 10), ga_mode, ev, RunLog(tmp))
             summary = evo.run()
         ev.close()
-        out[cls.mode] = summary["utilisation"]
-        print(f"  {cls.mode:12s} utilisation {summary['utilisation']:.3f}, wall {summary['wall_seconds']:.1f} s, "
+        out[mode] = summary["utilisation"]
+        print(f"  {mode:12s} utilisation {summary['utilisation']:.3f}, wall {summary['wall_seconds']:.1f} s, "
               f"{summary['evaluations']} evaluations")
     ray.shutdown()
     print(f"async utilisation {out['async']:.3f} (goal >= 0.95); generational {out['generational']:.3f}; "

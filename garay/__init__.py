@@ -8,7 +8,7 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["evolve", "compose", "RunResult", "Genome", "ConfigError"]
+__all__ = ["evolve", "compose", "RunResult", "AskTell", "Genome", "ConfigError"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,8 +18,12 @@ def __getattr__(name: str) -> Any:
         from garay import api
 
         return getattr(api, name)
+    if name == "AskTell":
+        from garay.asktell import AskTell
+
+        return AskTell
     if name == "Genome":
-        from garay.genome import Genome
+        from garay.search.genome import Genome
 
         return Genome
     if name == "ConfigError":

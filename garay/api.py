@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -23,12 +22,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from garay import plugins
-from garay.blueprint import Blueprint
-from garay.config import ConfigError, fitness_rounds, register_configs, rung_schedule, validate
-from garay.genome import Genome
-from garay.report import plot_curves, plot_fitness
-from garay.resume import FoundDir, check_free, check_resumable, flatten, run_identity, run_lock
-from garay.runlog import SUMMARY, RunLog
+from garay.config import ConfigError, fitness_rounds, register_configs, validate
+from garay.fidelity.rules import rung_schedule
+from garay.search.genome import Genome
+from garay.results.plots import plot_curves, plot_fitness
+from garay.results.resume import FoundDir, check_free, check_resumable, flatten, run_identity, run_lock
+from garay.results.runlog import SUMMARY, RunLog
 
 log = logging.getLogger("garay")
 register_configs()
@@ -178,8 +177,8 @@ def _run_dir(run_dir: Path | str | None) -> Path:
 
 def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load the data, evolve, write the run directory: (the summary, the history)."""
-    from garay.cluster import join_early
-    from garay.workers import peak_rss_bytes
+    from garay.execution.cluster import join_early
+    from garay.execution.trainer import peak_rss_bytes
 
     checkpoint = check_resumable(cfg, runlog)
     started = time.perf_counter()
@@ -203,7 +202,7 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
     plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}", metric=metric)
     plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}", metric=metric)
     if "front" in summary:
-        from garay.pareto_report import plot_pareto
+        from garay.results.plots import plot_pareto
 
         plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}",
                     metric=metric)
@@ -213,13 +212,11 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
 def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str, Any] | None, rounds: int,
                py_modules: list[str], joined: Any) -> tuple[dict[str, Any], Any, Any]:
     """Load the data (on the cluster's nodes when `joined`), evolve: (summary, dataset, tracker)."""
-    from garay.cluster import make_evaluator
     from garay.data import load_dataset
-    from garay.evaluation import TrainSettings
-    from garay.evolution import Evolution, GASettings, check_feasible
-    from garay.random_search import RandomSearch
-    from garay.steady_state import SteadyStateEvolution
-    from garay.workers import TorchTrainer
+    from garay.execution.cluster import make_evaluator
+    from garay.execution.evaluation import TrainSettings
+    from garay.execution.trainer import TorchTrainer
+    from garay.search.space import GenomeSpace
 
     loader = plugins.spec_at(cfg, "data.loader")  # your loader, not the data group it overrides
     log.info("preparing data: %s", f"data.loader={plugins.target(loader)}" if loader is not None
@@ -229,49 +226,36 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
     log.info("data %s: %s, input shape %s, %d classes; fitness: validation %s, %d validation round(s) x %d "
              "training(s)", dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, metric, rounds,
              cfg.fitness.repeats)
-    settings = TrainSettings.from_config(cfg)
-    blueprint = Blueprint.from_config(cfg.blueprint)
-    check_feasible(blueprint, cfg.ga.conv_chance, dataset.input_shape, dataset.num_classes, cfg.blueprint.conv_dim,
-                   cfg.ga.max_redraws, cfg.seed, cfg.ga.fit)  # before Ray starts
+    space = GenomeSpace.from_config(cfg, dataset.input_shape, dataset.num_classes)
+    space.check(cfg.seed)  # before Ray starts
     tracker = None
     if cfg.tensorboard:
-        from garay.tracking import TensorBoardTracker
+        from garay.results.tracking import TensorBoardTracker
 
         tracker = TensorBoardTracker(out / "tensorboard", metric=metric)
     trainer_spec = plugins.spec_at(cfg, "train.trainer")
     trainer = plugins.resolve(trainer_spec) if trainer_spec is not None else TorchTrainer
-    with make_evaluator(cfg.cluster, dataset, settings, trainer=trainer, py_modules=py_modules,
+    with make_evaluator(cfg.cluster, dataset, TrainSettings.from_config(cfg), trainer=trainer, py_modules=py_modules,
                         joined=joined) as evaluator:
-        driver = {"generational": Evolution, "async": SteadyStateEvolution, "random": RandomSearch}[cfg.ga.mode]
-        evolution = driver(
-            blueprint=blueprint,
-            ga=GASettings.from_config(cfg.ga),
-            evaluator=evaluator,
-            runlog=runlog,
-            input_shape=dataset.input_shape,
-            num_classes=dataset.num_classes,
-            conv_dim=cfg.blueprint.conv_dim,
-            seed=cfg.seed,
-            run_id=uuid.uuid4().hex[:12],
-            progress=cfg.progress,
-            identity=run_identity(cfg),
-            tracker=tracker,
-            rungs=rung_schedule(cfg),
-            metric=metric,
-        )
-        if cfg.resume:
-            runlog.repair()
-            evolution.restore(checkpoint, runlog.history(), runlog.rung_history())
-            where = "" if cfg.ga.mode == "async" else f" at generation {evolution.generation}"
-            log.info("resuming run %s%s with %d finished evaluations", evolution.run_id, where,
-                     evolution.resumed_evaluations)
-        summary = evolution.run()
-        if hasattr(evaluator, "peak_memory"):
-            summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
+        summary = search(cfg, space, evaluator, runlog, checkpoint, tracker=tracker, metric=metric)
+        summary["worker_peak_memory_bytes"] = evaluator.peak_memory()
         # Live workers (the pool follows the cluster): at the end, and the most at once.
         summary["workers"] = evaluator.num_workers
-        summary["workers_max"] = getattr(evaluator, "most_workers", evaluator.num_workers)
+        summary["workers_max"] = evaluator.most_workers
     return summary, dataset, tracker
+
+
+def search(cfg: DictConfig, space: Any, evaluator: Any, runlog: RunLog, checkpoint: dict[str, Any] | None, *,
+           tracker: Any = None, metric: str = "accuracy") -> dict[str, Any]:
+    """The search a composed config asks for (garay.strategies.search.Search)."""
+    from garay.config.schema import GAConfig
+    from garay.strategies.search import Search
+
+    run = Search(space, GAConfig.from_config(cfg.ga), evaluator, runlog, seed=cfg.seed, rungs=rung_schedule(cfg),
+                 identity=run_identity(cfg), progress=cfg.progress, tracker=tracker, metric=metric)
+    if cfg.resume:
+        run.restore(checkpoint)
+    return run.run()
 
 
 def _overrides() -> list[str]:

@@ -14,10 +14,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.config import ConfigError, register_configs, validate
-from garay.genome import Genome
+from garay.search.genome import Genome
 from garay.preflight import refusals
-from garay.report import genome_tables
-from garay.runlog import BEST, CHECKPOINT, PARETO, SUMMARY, write_json_atomic
+from garay.results.tables import genome_tables
+from garay.results.runlog import BEST, CHECKPOINT, PARETO, SUMMARY, write_json_atomic
 
 log = logging.getLogger("garay.best")
 register_configs()
@@ -188,14 +188,14 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
     overrides = _task_overrides()
     genome, known, cfg = prepare(cfg, overrides)
     _say_data(cfg, known, overrides)
-    from garay.shapes import InvalidGenome, infer_shapes
+    from garay.search.shapes import InvalidGenome, infer_shapes
     import torch
 
     from garay.config import fitness_rounds
     from garay.data import load_dataset
-    from garay.evaluation import TrainSettings, evaluation_seed, training_seed
-    from garay.train import DeviceData, train_model
-    from garay.weights import save_weights
+    from garay.execution.evaluation import TrainSettings, evaluation_seed, training_seed
+    from garay.execution.train import DeviceData, train_model
+    from garay.execution.weights import save_weights
 
     torch.set_num_threads(cfg.cluster.cpus_per_worker)
     out = Path(out_dir)

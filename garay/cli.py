@@ -12,9 +12,9 @@ from omegaconf import DictConfig
 
 from garay.api import check_overrides, evolve
 from garay.config import ConfigError, register_configs
-from garay.genome import Genome
+from garay.search.genome import Genome
 from garay.preflight import refusals
-from garay.report import genome_tables, metric_of, scores_text
+from garay.results.tables import genome_tables, metric_of, scores_text
 
 register_configs()
 
@@ -37,7 +37,7 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
     print(f"\nBest architecture ({scores_text(best, metric)}; {best['params']} parameters, {found}):\n")
     print(genome_tables(Genome.from_dict(best["genome"])))
     if "front" in summary:  # several objectives: the front is the result
-        from garay.pareto_report import pareto_table
+        from garay.results.tables import pareto_table
 
         print("\n" + pareto_table(summary["front"], metric))
     print(f"\n{summary['evaluations']} evaluations in {summary['total_seconds']:.1f} s; run directory: {out}")

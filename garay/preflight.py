@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator, NoReturn
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from garay.config import ConfigError
-from garay.resume import FoundDir
+from garay.errors import ConfigError
+from garay.results.resume import FoundDir
 
 # Directories as found before Hydra wrote to them, by absolute path: a run's (or each
 # job's) directory, and a multirun's sweep directory under SWEEP.

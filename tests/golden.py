@@ -109,7 +109,7 @@ def differences(expected: Any, actual: Any, where: str = "", tol: float = 0.0) -
 def _kill_snapshot(name: str, after: int, run_dir: Path, into: Path) -> None:
     """Run `name` and copy its directory as it stood when the `after`-th evaluation was
     on disk (before anything else was written): what a SIGKILL then leaves."""
-    from garay.runlog import RunLog
+    from garay.results.runlog import RunLog
 
     append, taken = RunLog.append, []
 

@@ -1,11 +1,11 @@
-"""Anytime curves and method comparisons (garay.anytime): pure functions over history."""
+"""Anytime curves and method comparisons (garay.results.anytime): pure functions over history."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from garay.anytime import (bootstrap_difference, bootstrap_mean, compare_table, curves_table, group_label,
+from garay.results.anytime import (bootstrap_difference, bootstrap_mean, compare_table, curves_table, group_label,
                            difference_from_baseline, run_curve, value_at)
 
 

@@ -11,8 +11,8 @@ import pytest
 import garay
 from garay.cli import run
 from garay.config import ConfigError
-from garay.genome import Genome
-from garay.runlog import read_history
+from garay.search.genome import Genome
+from garay.results.runlog import read_history
 from tests.conftest import TINY, compose_config
 
 REPO = Path(__file__).resolve().parents[1]

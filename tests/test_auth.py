@@ -1,5 +1,5 @@
 """Ray's token authentication as a new user meets it: garay joins a cluster in the
-cluster's own mode (garay.auth asks its GCS), so a token left in ~/.ray by an earlier
+cluster's own mode (garay.execution.auth asks its GCS), so a token left in ~/.ray by an earlier
 local run does not stop a join to a cluster without tokens, and a token cluster is joined
 with its token from ~/.ray/auth_token; a missing or wrong token is one line. And the
 token file's permissions. Real Ray processes: ray.cluster_utils and `ray start`."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ray.cluster_utils import Cluster
 
-from garay.runlog import read_history
+from garay.results.runlog import read_history
 from tests.ray_nodes import LocalCluster
 
 TINY = ["ga.population_size=3", "ga.num_parents=2", "ga.generations=1", "train.epochs=1",
@@ -123,7 +123,7 @@ def test_a_token_cluster_is_joined_with_its_token_and_a_wrong_or_missing_one_is_
 def test_a_local_run_leaves_the_token_readable_by_its_owner_only(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    code = "from garay.cluster import ray_session\nwith ray_session(None):\n    pass\n"
+    code = "from garay.execution.cluster import ray_session\nwith ray_session(None):\n    pass\n"
     proc = subprocess.run([sys.executable, "-c", code], env=_env(home), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     token = home / ".ray" / "auth_token"

@@ -14,14 +14,17 @@ import numpy as np
 import pytest
 import ray
 
-from garay.blueprint import Blueprint, sample_genome
+from garay.search.blueprint import Blueprint, sample_genome
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.evolution import Evolution, GASettings
-from garay.runlog import RunLog, read_history
-from garay.standin import SleepTrainer
-from garay.scheduler import RayEvaluator
-from garay.workers import Task
+from garay.execution.evaluation import TrainSettings
+from garay.config.schema import GAConfig
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.results.runlog import RunLog, read_history
+from garay.execution.standin import SleepTrainer
+from garay.execution.scheduler import RayEvaluator
+from garay.execution.startup import wait_started
+from garay.execution.protocol import Task
 from tests.conftest import RAY_PATIENCE_S
 
 DATA = make_synthetic(seed=0, examples_per_class=4)
@@ -45,7 +48,7 @@ def drain(evaluator: RayEvaluator, todo: list[Task]):
 def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_gpu):
     cluster({"num_cpus": 8, "num_gpus": 2}, {"num_cpus": 8, "num_gpus": 2})
     ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
-    assert ev.slots == expected  # the default: what the cluster's GPUs allow
+    assert len(ev.pool.slots) == expected  # the default: what the cluster's GPUs allow
     placements = ev.wait_ready(RAY_PATIENCE_S)
     pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
     assert len({node for node, _ in pairs}) == 2
@@ -79,13 +82,13 @@ def test_killed_actor_has_its_genome_requeued(ray_local, how):
     if how == "sigkill":
         th = _kill_when_busy(ev, lambda e: os.kill(pid, signal.SIGKILL))
     else:
-        th = _kill_when_busy(ev, lambda e: ray.kill(e.actors[0], no_restart=True))
+        th = _kill_when_busy(ev, lambda e: ray.kill(e.pool.slots[0].actor, no_restart=True))
     todo = tasks(4)
     results = drain(ev, todo)
     th.join()
     assert sorted(r.task.key for r in results) == sorted(t.key for t in todo)  # each exactly once
     assert all(r.evaluation.status == "ok" for r in results)
-    assert max(r.attempts for r in results) == 2 and ev.restarts >= 1
+    assert max(r.attempts for r in results) == 2 and ev.pool.restarts >= 1
     ev.close()
 
 
@@ -106,8 +109,8 @@ def test_a_run_begins_with_the_workers_that_start_and_the_rest_join_later(ray_lo
     ev = RayEvaluator(DATA, SETTINGS, num_workers=3, trainer=SleepTrainer(0.2))  # 2 CPUs: one cannot start
     started, deadline = 0, time.monotonic() + RAY_PATIENCE_S
     while started < 2 and time.monotonic() < deadline:  # short waits return, never raise, however slow the start
-        started = ev.wait_started(0.5)
-    assert started == 2 and len(ev.placements) == 2
+        started = wait_started(ev.pool, 0.5)
+    assert started == 2 and len(ev.pool.placements) == 2
     results = drain(ev, tasks(4))
     assert all(r.evaluation.status == "ok" for r in results)
     assert len({r.worker for r in results}) == 2  # both started workers took one at once
@@ -121,14 +124,14 @@ def test_hard_timeout_restarts_the_worker(ray_local):
     # The trainer sleeps 30 s and would end `ok`: `timeout` is the hard limit at work
     # (how soon it fires on a loaded machine is not the contract).
     assert result.evaluation.status == "timeout" and "no result within 2 s" in result.evaluation.error
-    assert ev.restarts >= 1  # its worker was replaced
+    assert ev.pool.restarts >= 1  # its worker was replaced
     ev.close()
 
 
 def test_lost_node_mid_generation(cluster, tmp_path):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 1})
     ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(2.0))
-    assert ev.slots == 2
+    assert len(ev.pool.slots) == 2
     placements = ev.wait_ready(RAY_PATIENCE_S)
     assert len({p["node_id"] for p in placements}) == 2  # spread over both nodes
     th = _kill_when_busy(ev, lambda e: c.remove_node(node, allow_graceful=False))
@@ -145,10 +148,9 @@ def test_every_genome_of_a_generation_lands_in_history_once_despite_a_kill(ray_l
     ev = RayEvaluator(DATA, SETTINGS, num_workers=2, trainer=SleepTrainer(1.5))
     pids = [p["pid"] for p in ev.wait_ready(RAY_PATIENCE_S)]
     th = _kill_when_busy(ev, lambda e: os.kill(pids[1], signal.SIGKILL))
-    ga = GASettings(population_size=6, generations=2, num_parents=2)
-    evo = Evolution(blueprint=Blueprint(), ga=ga, evaluator=ev, runlog=RunLog(tmp_path),
-                    input_shape=DATA.input_shape, num_classes=10, seed=1, progress=False)
-    summary = evo.run()
+    space = GenomeSpace(Blueprint(), input_shape=DATA.input_shape, num_classes=10)
+    summary = Search(space, GAConfig(population_size=6, generations=2, num_parents=2), ev, RunLog(tmp_path),
+                     seed=1).run()
     th.join()
     history = list(read_history(tmp_path / "history.jsonl"))
     assert len(history) == summary["evaluations"] and len({h["hash"] for h in history}) == len(history)
@@ -162,7 +164,7 @@ def test_idle_workers_on_a_lost_node_do_not_spend_retries(cluster):
     c, [node] = cluster({"num_cpus": 1}, {"num_cpus": 3})
     ev = RayEvaluator(DATA, SETTINGS, max_retries=1, trainer=SleepTrainer(0.5))
     placements = {p["name"]: p for p in ev.wait_ready(RAY_PATIENCE_S)}
-    assert ev.slots == 4 and len({p["node_id"] for p in placements.values()}) == 2
+    assert len(ev.pool.slots) == 4 and len({p["node_id"] for p in placements.values()}) == 2
     # Make the worst case certain: the one worker on the surviving head is the last idle one.
     head = ray.get_runtime_context().get_node_id()
     ev.pool.idle = deque(sorted(ev.pool.idle, key=lambda slot: placements[f"w{slot}"]["node_id"] == head))
@@ -191,17 +193,16 @@ def test_a_trainer_exception_is_a_failed_evaluation_and_the_worker_goes_on(ray_l
     for r in failed:
         assert r.evaluation.error.startswith("ValueError in the trainer: trainer bug on")
         assert r.evaluation.fitness == 0.0 and r.attempts == 1  # not a lost worker: no retry
-    assert ev.restarts == 0
+    assert ev.pool.restarts == 0
 
 
 def test_a_trainer_exception_does_not_end_a_run(tmp_path):
-    from garay.workers import InProcessEvaluator
+    from garay.execution.inprocess import InProcessEvaluator
 
     evaluator = InProcessEvaluator(DATA, SETTINGS, trainer=SleepTrainer(0.0, raise_below=0.5))
-    evo = Evolution(blueprint=Blueprint(), ga=GASettings(population_size=6, generations=2, num_parents=2),
-                    evaluator=evaluator, runlog=RunLog(tmp_path), input_shape=DATA.input_shape,
-                    num_classes=DATA.num_classes, progress=False)
-    summary = evo.run()
+    space = GenomeSpace(Blueprint(), input_shape=DATA.input_shape, num_classes=DATA.num_classes)
+    summary = Search(space, GAConfig(population_size=6, generations=2, num_parents=2), evaluator,
+                     RunLog(tmp_path)).run()
     history = list(read_history(tmp_path / "history.jsonl"))
     assert summary["generations"] == 2 and summary["statuses"].get("failed", 0) > 0
     assert all("trainer bug" in h["error"] for h in history if h["status"] == "failed")
@@ -225,4 +226,4 @@ def test_an_error_in_the_actor_outside_the_trainer_is_a_failed_evaluation(ray_lo
     for r in results:
         assert r.evaluation.status == "failed" and r.attempts == 1
         assert r.evaluation.error.startswith("TypeError in the worker: cannot unpack")  # the message, not a list
-    assert ev.restarts == 0  # the actor lives on
+    assert ev.pool.restarts == 0  # the actor lives on

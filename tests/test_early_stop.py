@@ -16,13 +16,13 @@ import pytest
 
 from garay.cli import run
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
+from garay.execution.evaluation import TrainSettings
 from garay.best import genome_path
-from garay.genome import Genome
-from garay.report import main as report_main
-from garay.runlog import read_history
-from garay.scheduler import RayEvaluator
-from garay.workers import Task
+from garay.search.genome import Genome
+from garay.results.report import main as report_main
+from garay.results.runlog import read_history
+from garay.execution.scheduler import RayEvaluator
+from garay.execution.protocol import Task
 from tests.conftest import RAY_PATIENCE_S
 
 # 9 new genomes in generation 0 and 6 in each later one; rungs at 1 and 2 epochs, then 6.
@@ -222,7 +222,7 @@ def test_a_worker_lost_while_continuing_a_genome_is_retried_to_the_same_numbers(
         resumed = ev.next_result()
     finally:
         ev.close()
-    assert resumed.attempts == 2 and ev.restarts >= 1
+    assert resumed.attempts == 2 and ev.pool.restarts >= 1
     assert resumed.evaluation.status == "ok"
     assert (resumed.evaluation.val_accuracy, resumed.evaluation.test_accuracy, resumed.evaluation.curve) == (
         straight.evaluation.val_accuracy, straight.evaluation.test_accuracy, straight.evaluation.curve)

@@ -13,10 +13,11 @@ import ray
 
 from garay.cli import run
 from garay.config import ConfigError
-from garay.runlog import read_history
-from garay.scheduler import RayEvaluator
-from garay.standin import SleepTrainer
-from garay.workers import Result
+from garay.results.runlog import read_history
+from garay.execution.scheduler import RayEvaluator
+from garay.execution.startup import wait_started
+from garay.execution.standin import SleepTrainer
+from garay.execution.protocol import Result
 from tests.test_cluster import DATA, SETTINGS, tasks
 
 STEP = 0.3  # seconds a stand-in training takes
@@ -31,7 +32,7 @@ class Stream:
     def until(self, done, limit: int = 400) -> Result:
         """Results until `done(result)`; at most `limit` of them (a bound, not a timing)."""
         for _ in range(limit):
-            while self.out < self.ev.slots + 2:
+            while self.out < len(self.ev.pool.slots) + 2:
                 self.ev.submit(self.todo.popleft())
                 self.out += 1
             result = self.ev.next_result()
@@ -46,18 +47,18 @@ def test_nodes_join_leave_and_rejoin_mid_run(cluster):
     c, _ = cluster({"num_cpus": 1})
     head = ray.get_runtime_context().get_node_id()
     ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(STEP))  # num_workers=None: follow the cluster
-    assert ev.slots == 1 and ev.wait_started(120) == 1
+    assert len(ev.pool.slots) == 1 and wait_started(ev.pool, 120) == 1
     s = Stream(ev)
     s.until(lambda r: True)
 
     joined = c.add_node(num_cpus=1)  # a node joins mid-run: a new worker lands there and gets work
     first = s.until(lambda r: r.node_id == joined.node_id)
-    assert first.worker == "w1" and ev.slots == 2 and ev.num_workers == 2
+    assert first.worker == "w1" and len(ev.pool.slots) == 2 and ev.num_workers == 2
 
     c.remove_node(joined, allow_graceful=False)  # it leaves: the run goes on, on the head
     mark = len(s.results)
     s.until(lambda r: len(s.results) - mark >= 6 and r.node_id == head)
-    assert ev.slots == 2  # its slot is kept, waiting to be placed again
+    assert len(ev.pool.slots) == 2  # its slot is kept, waiting to be placed again
 
     back = c.add_node(num_cpus=1)  # a node comes back: the waiting worker lands there
     again = s.until(lambda r: r.node_id == back.node_id)
@@ -89,7 +90,7 @@ def test_a_slot_that_fails_to_start_is_tried_again_with_backoff_not_dropped(ray_
     ev = RayEvaluator(DATA, SETTINGS, num_workers=1, trainer=FailsToStart(tmp_path / "n", failures))
     ev.pool.BACKOFF_S = (0.2, 1.0)  # the test's patience, not the contract
     [result] = [ev.next_result() for _ in [ev.submit(t) for t in tasks(1)]]
-    assert result.evaluation.status == "ok" and ev.restarts == failures
+    assert result.evaluation.status == "ok" and ev.pool.restarts == failures
     assert int((tmp_path / "n").read_text()) == failures + 1
     ev.close()
 
@@ -98,7 +99,7 @@ def test_min_workers_not_reached_is_one_line_naming_the_key(make_cfg, tmp_path, 
     # 2 CPUs never hold 3 workers: the short timeout only bounds a wait that cannot succeed
     # (how many of them started in it depends on the load; that fewer than 3 did does not).
     cfg = make_cfg("cluster.num_workers=3", "cluster.min_workers=3", "cluster.start_timeout_s=12")
-    with caplog.at_level("INFO", logger="garay.pool"), pytest.raises(ConfigError) as err:
+    with caplog.at_level("INFO", logger="garay.execution.pool"), pytest.raises(ConfigError) as err:
         run(cfg, run_dir=tmp_path)
     # The wait says what it waits for, every few seconds: started workers and resources.
     waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting for Ray workers")]
@@ -128,10 +129,10 @@ def test_require_gpus_never_trains_on_the_head_cpus(make_cfg, tmp_path, ray_loca
 def test_require_gpus_waits_for_a_gpu_node_to_join(cluster):
     c, _ = cluster({"num_cpus": 2})
     ev = RayEvaluator(DATA, SETTINGS, require_gpus=True, trainer=SleepTrainer(0.01))
-    assert ev.wait_started(2) == 0  # pending (it cannot start without a GPU node, however long it waits)
+    assert wait_started(ev.pool, 2) == 0  # pending (it cannot start without a GPU node, however long it waits)
     gpu_node = c.add_node(num_cpus=1, num_gpus=1)
-    assert ev.wait_started(120) == 1
-    [placement] = ev.placements
+    assert wait_started(ev.pool, 120) == 1
+    [placement] = ev.pool.placements
     assert placement["node_id"] == gpu_node.node_id and placement["gpu_ids"]
     ev.close()
 
@@ -140,7 +141,7 @@ def test_require_gpus_refuses_a_worker_whose_torch_sees_no_cuda(cluster):
     cluster({"num_cpus": 2, "num_gpus": 1})  # a logical GPU; torch here is a CPU build
     ev = RayEvaluator(DATA, SETTINGS, require_gpus=True)  # the real trainer
     with pytest.raises(ConfigError) as err:
-        ev.wait_started(120)
+        wait_started(ev.pool, 120)
     assert err.value.key == "cluster.require_gpus" and "no CUDA device" in str(err.value)
     ev.close()
 
@@ -149,8 +150,8 @@ def test_min_workers_waits_for_nodes_to_join_an_elastic_pool(cluster):
     c, _ = cluster({"num_cpus": 1})
     ev = RayEvaluator(DATA, SETTINGS, trainer=SleepTrainer(0.01))  # one slot: what the head holds
     c.add_node(num_cpus=1)  # a node joins before the pool has looked again
-    live = ev.wait_started(300, min_workers=2)  # waits for the pool to grow onto it (a bound, not a timing)
-    assert live == 2 and ev.slots == 2
+    live = wait_started(ev.pool, 300, min_workers=2)  # waits for the pool to grow onto it (a bound, not a timing)
+    assert live == 2 and len(ev.pool.slots) == 2
     ev.close()
 
 

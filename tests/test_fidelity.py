@@ -10,11 +10,11 @@ import pytest
 
 from garay.best import genome_path
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.fidelity import Rungs, continues, halving_survivors, median_survivors, standing
-from garay.genome import Genome
-from garay.operators import Individual, select
-from garay.train import evaluate_genome, train_model
+from garay.execution.evaluation import TrainSettings
+from garay.fidelity.rules import Rungs, continues, halving_survivors, median_survivors, standing
+from garay.search.genome import Genome
+from garay.strategies.selection import Individual, select
+from garay.execution.train import evaluate_genome, train_model
 
 GENOME = Genome.from_json(genome_path("small_cnn").read_text())
 

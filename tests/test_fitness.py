@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 
 from garay.best import genome_path
-from garay.blueprint import Blueprint
+from garay.search.blueprint import Blueprint
 from garay.cli import run
 from garay.config import ConfigError, fitness_rounds
 from garay.data.splits import speaker_split, stratified_split, validation_rounds
 from garay.data.synthetic import make_synthetic
-from garay.evaluation import TrainSettings
-from garay.genome import Genome
-from garay.runlog import read_history
-from garay.shapes import is_valid
-from garay.train import evaluate_genome, train_and_score
+from garay.execution.evaluation import TrainSettings
+from garay.search.genome import Genome
+from garay.results.runlog import read_history
+from garay.search.shapes import is_valid
+from garay.execution.train import evaluate_genome, train_and_score
 
 SPEAKERS = np.repeat(np.array(["a", "b", "c", "d", "e", "f"]), 20)
 LABELS = np.tile(np.arange(4), 30)

@@ -1,4 +1,4 @@
-"""Genomes that fit the input without biasing the search (garay.fitting): repair keeps a
+"""Genomes that fit the input without biasing the search (garay.search.fitting): repair keeps a
 child's structure, the sampler draws every fitting shape sequence equally often, and the
 genomes a run trains follow the blueprint's distribution."""
 
@@ -13,16 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from garay.blueprint import Blueprint, sample_genome
-from garay.evaluation import TrainSettings
-from garay.evolution import Evolution, GASettings
-from garay.fitting import Room, conv_out, fits, gene_shape, repair, sample_fitting_genome
-from garay.genome import ConvGene, Genome
-from garay.genome_stats import compare, genome_stats
-from garay.runlog import RunLog
-from garay.shapes import is_valid
-from garay.standin import SleepTrainer
-from garay.workers import InProcessEvaluator
+from garay.search.blueprint import Blueprint, sample_genome
+from garay.execution.evaluation import TrainSettings
+from garay.config.schema import GAConfig
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.search.fitting import Room, conv_out, fits, gene_shape, repair, sample_fitting_genome
+from garay.search.genome import ConvGene, Genome
+from garay.search.genome_stats import compare, genome_stats
+from garay.results.runlog import RunLog
+from garay.search.shapes import is_valid
+from garay.execution.standin import SleepTrainer
+from garay.execution.inprocess import InProcessEvaluator
 
 BP = Blueprint()
 seeds = st.integers(0, 2**32 - 1)
@@ -117,11 +119,11 @@ def trained_genomes(input_shape, fit: str, seeds: int, tmp_path) -> list[Genome]
     out = []
     for seed in range(seeds):
         evaluator = InProcessEvaluator(None, TrainSettings(), trainer=SleepTrainer(0.0))
-        evo = Evolution(blueprint=BP, ga=GASettings(population_size=100, num_parents=40, generations=4, fit=fit),
-                        evaluator=evaluator, runlog=RunLog(tmp_path / f"{fit}-{input_shape[1]}-{seed}"),
-                        input_shape=input_shape, num_classes=10, seed=seed, progress=False)
-        evo.run()
-        out += [Genome.from_dict(r["genome"]) for r in evo.cache.values()]
+        ga = GAConfig(population_size=100, num_parents=40, generations=4, fit=fit)
+        run = Search(GenomeSpace.for_ga(BP, ga, input_shape, 10), ga, evaluator,
+                     RunLog(tmp_path / f"{fit}-{input_shape[1]}-{seed}"), seed=seed)
+        run.run()
+        out += [Genome.from_dict(r["genome"]) for r in run.ledger.cache.values()]
     return out
 
 

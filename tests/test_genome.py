@@ -2,7 +2,7 @@ import pickle
 
 import pytest
 
-from garay.genome import ConvGene, DenseGene, Genome
+from garay.search.genome import ConvGene, DenseGene, Genome
 
 CONV = ConvGene(32, 5, 1, 1, 2, "relu")
 DENSE = DenseGene(64, "swish", 0.2)

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 from garay.cli import run
-from garay.genome import Genome
-from garay.runlog import read_history
+from garay.search.genome import Genome
+from garay.results.runlog import read_history
 
 
 def _check_run_dir(path, summary):

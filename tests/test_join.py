@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from garay.runlog import read_history
+from garay.results.runlog import read_history
 from tests.ray_nodes import LocalCluster
 from tests.conftest import RAY_PATIENCE_S
 

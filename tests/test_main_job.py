@@ -7,7 +7,7 @@ import json
 import pytest
 
 from garay.cli import run
-from garay.runlog import read_history
+from garay.results.runlog import read_history
 from tests.conftest import compose_config
 
 

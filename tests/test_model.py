@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from garay.blueprint import Blueprint, sample_genome
-from garay.genome import ConvGene, DenseGene, Genome
-from garay.model import build_model, count_parameters
-from garay.shapes import InvalidGenome, infer_shapes, is_valid, param_count
+from garay.search.blueprint import Blueprint, sample_genome
+from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.execution.model import build_model, count_parameters
+from garay.search.shapes import InvalidGenome, infer_shapes, is_valid, param_count
 
 
 @pytest.mark.parametrize("conv_dim", [1, 2])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from garay.cli import run
-from garay.runlog import read_history
+from garay.results.runlog import read_history
 
 
 def _history(path):

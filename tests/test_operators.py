@@ -6,9 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from garay.blueprint import Blueprint, sample_genome
-from garay.genome import ConvGene, DenseGene, Genome
-from garay.operators import Individual, crossover, mutate, select
+from garay.search.blueprint import Blueprint, sample_genome
+from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.search.operators import crossover, mutate
+from garay.strategies.selection import Individual, select
 
 BP = Blueprint()
 seeds = st.integers(0, 2**32 - 1)

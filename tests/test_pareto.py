@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from garay.blueprint import Blueprint, sample_genome
+from garay.search.blueprint import Blueprint, sample_genome
 from garay.cli import run
 from garay.config import ConfigError
-from garay.operators import Individual, select_pareto
-from garay.pareto import crowding_distance, dominates, non_dominated_sort, nsga2_order
-from garay.report import run_report
-from garay.runlog import read_history
+from garay.strategies.selection import Individual, select_pareto
+from garay.results.pareto import crowding_distance, dominates, non_dominated_sort, nsga2_order
+from garay.results.report import run_report
+from garay.results.runlog import read_history
 
 
 def test_non_dominated_sort_and_crowding():

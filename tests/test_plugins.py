@@ -69,7 +69,7 @@ def test_a_mapping_spec_binds_keyword_arguments():
 
 
 def test_a_trainer_by_config_runs_on_the_workers(tmp_path, ray_local):
-    spec = {"_target_": "garay.standin.sleep_trainer", "seconds": 0.01}
+    spec = {"_target_": "garay.execution.standin.sleep_trainer", "seconds": 0.01}
     result = garay.evolve(train={"epochs": 1, "trainer": spec}, cluster={"num_workers": 2},
                           ga=SMALL["ga"], progress=False, run_dir=tmp_path)
     for r in result.history:  # the stand-in's fitness: a number derived from the genome's hash
@@ -99,7 +99,7 @@ def test_the_default_histories_are_unchanged(tmp_path):
     """Recorded before plug-ins (and multi-objective search) existed: the same genomes, the
     same numbers, the same fields, in generational, async and early-stopping runs."""
     from garay.cli import run
-    from garay.runlog import read_history
+    from garay.results.runlog import read_history
 
     golden = json.loads((REPO / "tests" / "data" / "default_histories.json").read_text())
     extra = {"generational": [], "async": ["ga.mode=async"],

@@ -14,9 +14,9 @@ import torch
 
 from garay.cli import run
 from garay.data.synthetic import make_synthetic
-from garay.genome import Genome
-from garay.report import main as report_main
-from garay.weights import load_weights
+from garay.search.genome import Genome
+from garay.results.report import main as report_main
+from garay.execution.weights import load_weights
 
 TINY = ["ga.population_size=3", "ga.generations=2", "ga.num_parents=2", "train.epochs=1",
         "data.examples_per_class=20", "progress=false"]
@@ -164,7 +164,7 @@ def metric_run(tmp_path_factory):
 def test_a_custom_metric_is_named_wherever_the_fitness_is_shown(metric_run, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from garay.runlog import read_history
+    from garay.results.runlog import read_history
 
     path, summary, printed, lines = metric_run
     history = list(read_history(path / "history.jsonl"))
@@ -181,8 +181,9 @@ def test_a_custom_metric_is_named_wherever_the_fitness_is_shown(metric_run, caps
     assert any("fitness: validation macro_f1" in line for line in lines)
     assert all("(validation macro_f1)" in line for line in lines if line.startswith("generation "))
     # Plots.
-    from garay.pareto_report import pareto_figure, pareto_table
-    from garay.report import curves_figure, fitness_figure
+    from garay.results.plots import pareto_figure
+    from garay.results.tables import pareto_table
+    from garay.results.plots import curves_figure, fitness_figure
 
     fig = fitness_figure(history, metric="macro_f1")
     assert fig.axes[0].get_ylabel() == "fitness (validation macro_f1)"
@@ -224,7 +225,7 @@ def test_generation_statistics_say_what_they_are_over(make_cfg, tmp_path, caplog
     children) and garay-report agree, and each says which genomes its numbers are over."""
     import statistics
 
-    from garay.runlog import read_history
+    from garay.results.runlog import read_history
 
     caplog.set_level(logging.INFO, logger="garay")
     run(make_cfg("cluster.backend=inprocess", "ga.generations=3"), run_dir=tmp_path)
@@ -283,9 +284,9 @@ def test_plots_keep_legends_off_the_data_epochs_whole_and_labels_readable(metric
                                                                           monkeypatch):
     from matplotlib.ticker import MaxNLocator
 
-    from garay.pareto_report import plot_pareto
-    from garay.report import plot_curves, plot_fitness
-    from garay.runlog import read_history
+    from garay.results.plots import plot_pareto
+    from garay.results.plots import plot_curves, plot_fitness
+    from garay.results.runlog import read_history
 
     path, summary, _, _ = metric_run
     history = list(read_history(path / "history.jsonl"))

@@ -14,15 +14,18 @@ import time
 import numpy as np
 import pytest
 
-from garay.blueprint import Blueprint, sample_genome
+from garay.search.blueprint import Blueprint, sample_genome
 from garay.cli import run
 from garay.config import ConfigError
-from garay.evaluation import Evaluation
-from garay.evolution import GASettings
-from garay.fidelity import Rungs, continues
-from garay.runlog import RunLog, read_history
-from garay.steady_state import SteadyStateEvolution
-from garay.workers import Result, Task
+from garay.execution.evaluation import Evaluation
+from garay.config.schema import GAConfig
+from garay.fidelity.schedulers import Final, Submit
+from garay.fidelity.rules import Rungs, continues
+from garay.results.callbacks import Callback
+from garay.results.runlog import RUNGS, RunLog, read_history
+from garay.search.space import GenomeSpace
+from garay.strategies.search import Search
+from garay.execution.protocol import Result, Task
 
 ARGS = ["cluster.backend=inprocess", "ga.population_size=4", "ga.generations=4", "ga.num_parents=2",
         "train.epochs=2", "data.examples_per_class=40", "progress=false", "seed=3"]
@@ -135,7 +138,7 @@ def test_a_second_driver_on_a_live_run_refuses_in_one_line(tmp_path):
 
 # --- async mode -------------------------------------------------------------------------
 
-ASYNC_BUDGET = GASettings(population_size=4, generations=4, num_parents=2).budget  # as ARGS: 4 + 3 x 2
+ASYNC_BUDGET = GAConfig(population_size=4, generations=4, num_parents=2).budget  # as ARGS: 4 + 3 x 2
 
 
 def _check_async_resume(run_dir, before, budget):
@@ -185,7 +188,7 @@ def _replay(rungs, keep_fraction):
 def test_async_early_stopping_sigkill_then_resume_decides_alike(tmp_path, file, count):
     # Rungs at 1 and 3 epochs (eta 3); a budget of 4 + 2 x 2 genomes.
     extra = ["ga.generations=3", "train.epochs=3", "train.early_stop=halving", "train.grace_epochs=1"]
-    budget = GASettings(population_size=4, generations=3, num_parents=2).budget
+    budget = GAConfig(population_size=4, generations=3, num_parents=2).budget
     _kill_when(_garay(tmp_path, *extra, mode="async"), lambda: _lines(tmp_path / file) >= count)
     before = list(read_history(tmp_path / "history.jsonl"))
     rungs_before = list(read_history(tmp_path / "rungs.jsonl"))
@@ -226,7 +229,14 @@ class _Workers:
     waits for a result: where a kill lands."""
 
     def __init__(self, num_workers=1, full=1, waiting=None):
-        self.num_workers, self.full, self.waiting, self.queue = num_workers, full, waiting, []
+        self.num_workers = self.most_workers = num_workers
+        self.full, self.waiting, self.queue = full, waiting, []
+
+    def worker_seconds(self):
+        return 1.0
+
+    def peak_memory(self):
+        return []
 
     def submit(self, task):
         self.queue.append(task)
@@ -241,9 +251,9 @@ class _Workers:
 
 
 def _async_driver(run_dir, population_size, rungs=None, evaluator=None, **ga):
-    return SteadyStateEvolution(blueprint=Blueprint(), ga=GASettings(population_size=population_size, **ga),
-                                evaluator=evaluator or _Workers(), runlog=RunLog(run_dir), input_shape=(40, 20),
-                                num_classes=4, seed=1, progress=False, rungs=rungs)
+    ga = GAConfig(population_size=population_size, mode="async", **ga)
+    return Search(GenomeSpace.for_ga(Blueprint(), ga, (40, 20), 4), ga, evaluator or _Workers(), RunLog(run_dir),
+                  seed=1, rungs=rungs)
 
 
 def test_async_restore_rebuilds_the_population_rungs_and_genomes_in_flight(tmp_path):
@@ -264,30 +274,47 @@ def test_async_restore_rebuilds_the_population_rungs_and_genomes_in_flight(tmp_p
                     rec(a, 0, 0.6, 2, rung=2), rec(d, 4, 0.1, 1, rung=1)]
     history = [{**rung_history[1], "status": "stopped", "fitness": 0.0, "reason": "halving"},
                rec(a, 0, 0.7, 6, rung=6)]
-    earlier = _async_driver(tmp_path / "earlier", 3)
+    before_kill = _async_driver(tmp_path / "earlier", 3)
+    earlier = before_kill.strategy
     earlier.rng.random(5)
     earlier.duplicates = 2
-    checkpoint = earlier.checkpoint()
+    checkpoint = {**before_kill.ledger.checkpoint(), **earlier.state()}
 
     runlog = RunLog(tmp_path)
     for r in history:
         runlog.append(r)
-    evo = _async_driver(tmp_path, 3, Rungs((1, 2, 6), "halving", 3))
-    evo.restore(checkpoint, history, rung_history)
+    for r in rung_history:
+        runlog.append(r, RUNGS)
+    search = _async_driver(tmp_path, 3, Rungs((1, 2, 6), "halving", 3))
+    search.restore(checkpoint)
+    strategy, ledger = search.strategy, search.ledger
 
-    assert evo.rng.bit_generator.state == earlier.rng.bit_generator.state and evo.duplicates == 2
-    assert evo.births == 5 and evo.resumed_evaluations == 2
-    assert evo.recorded == {1: [0.5, 0.2, 0.9, 0.1], 2: [0.6]}
-    # d's stop is recorded now, as the killed run would have, and d joins last.
+    assert strategy.rng.bit_generator.state == earlier.rng.bit_generator.state and strategy.duplicates == 2
+    assert strategy.births == 5 and ledger.resumed == 2
+    assert search.scheduler.recorded == {1: [0.5, 0.2, 0.9, 0.1], 2: [0.6]}
+    assert [m.genome.hash for m in strategy.members] == [b.hash, a.hash]
+    # d is stopped, as the killed run would have, and c goes on to rung 2 under its own key and seed.
+    [stop] = [a for a in search.restarted if isinstance(a, Final)]
+    [send_on] = [a for a in search.restarted if isinstance(a, Submit)]
+    assert isinstance(stop, Final) and stop.record["hash"] == d.hash and stop.record["status"] == "stopped"
+    assert stop.record["reason"] == "halving at epoch 1: 0.1000 below the top 0.33 of 4 recorded"
+    assert isinstance(send_on, Submit) and send_on.task == Task("b2", c, 102, birth=2, epochs=2)
+    # Running on: d's stop is the first record written, d joins after b and a, and c counts
+    # against the budget (births go on from 5).
+    seen = []
+
+    class Spy(Callback):
+        def on_record(self, record, resumed):
+            seen.append(([(m.genome.hash, m.fidelity) for m in strategy.members], dict(ledger.in_flight)))
+
+    search.callbacks.callbacks.append(Spy())
+    search.run()
     written = list(read_history(tmp_path / "history.jsonl"))
-    assert written[:2] == history and len(written) == 3
+    assert written[:2] == history
     assert written[2]["hash"] == d.hash and written[2]["status"] == "stopped"
-    assert written[2]["reason"] == "halving at epoch 1: 0.1000 below the top 0.33 of 4 recorded"
-    assert [m.genome.hash for m in evo.members] == [b.hash, a.hash, d.hash]
-    assert [m.fidelity for m in evo.members] == [pytest.approx(1 / 6), 1.0, pytest.approx(1 / 6)]
-    # c goes on to rung 2 under its own key and seed, and counts against the budget.
-    assert evo.pending == [Task("b2", c, 102, birth=2, epochs=2)]
-    assert evo.in_flight == {c.hash: 2} and evo.started() == 4 and set(evo.cache) == {a.hash, b.hash, d.hash}
+    assert seen[0] == ([(b.hash, pytest.approx(1 / 6)), (a.hash, 1.0), (d.hash, pytest.approx(1 / 6))], {c.hash: 2})
+    finished_c = next(h for h in written if h["hash"] == c.hash)
+    assert (finished_c["key"], finished_c["seed"], finished_c["birth"]) == ("b2", 102, 2)
 
 
 def test_async_restore_fills_the_population_again_after_genomes_lost_in_flight(tmp_path):
@@ -297,10 +324,12 @@ def test_async_restore_fills_the_population_again_after_genomes_lost_in_flight(t
     record = {"run_id": "r", "birth": 3, "key": "b3", "genome": genome.to_dict(), "hash": genome.hash,
               "fitness": 0.5, "val_accuracy": 0.5, "test_accuracy": 0.5, "status": "ok", "epochs": 1,
               "seed": 1, "seconds": 0.1, "params": 10}
-    evo = _async_driver(tmp_path, 4)
-    evo.restore(None, [record])
-    assert evo.births == 4 and evo.started() == 1 and len(evo.members) == 1
-    assert evo.may_breed() and evo.next_genome() is not None
+    search = _async_driver(tmp_path, 4)
+    search.runlog.append(record)
+    search.restore(None)
+    strategy = search.strategy
+    assert strategy.births == 4 and strategy.started() == 1 and len(strategy.members) == 1
+    assert strategy.may_breed() and strategy.next_genome() is not None
 
 
 # Without early stopping, more workers than the population (a resume may hold fewer than
@@ -325,11 +354,11 @@ def test_async_resume_from_a_kill_at_any_wait_keeps_every_result_and_the_budget(
             (run_dir / f).write_text(text)
         runlog = RunLog(run_dir)
         before, rungs_before = runlog.history(), runlog.rung_history()
-        evo = _async_driver(run_dir, 4, rungs, _Workers(workers, full), generations=4, num_parents=2)
-        evo.restore(runlog.checkpoint(), before, rungs_before)
-        pending = {t.genome.hash: t for t in evo.pending}
+        search = _async_driver(run_dir, 4, rungs, _Workers(workers, full), generations=4, num_parents=2)
+        search.restore(runlog.checkpoint())
+        pending = {a.task.genome.hash: a.task for a in search.restarted if isinstance(a, Submit)}
         sent_on += len(pending)
-        summary = evo.run()
+        summary = search.run()
         history, rung_records = runlog.history(), runlog.rung_history()
         assert history[: len(before)] == before and rung_records[: len(rungs_before)] == rungs_before
         assert len({h["hash"] for h in history}) == len(history) == budget == summary["evaluations"]

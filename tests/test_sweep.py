@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from garay.distance import genome_distance, group_similar
-from garay.genome import ConvGene, DenseGene, Genome
-from garay.report import main as report_main
-from garay.runlog import read_history
+from garay.search.distance import genome_distance, group_similar
+from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.results.report import main as report_main
+from garay.results.runlog import read_history
 
 TINY = ["ga.population_size=3", "ga.generations=2", "ga.num_parents=2", "train.epochs=1",
         "data.examples_per_class=20", "progress=false"]

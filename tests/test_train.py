@@ -1,9 +1,9 @@
 import math
 
 from garay.data.synthetic import make_synthetic
-from garay.genome import ConvGene, DenseGene, Genome
-from garay.evaluation import TrainSettings, evaluation_seed
-from garay.train import train_and_score
+from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.execution.evaluation import TrainSettings, evaluation_seed
+from garay.execution.train import train_and_score
 
 DATA = make_synthetic(seed=0, examples_per_class=40)
 CNN = Genome((ConvGene(16, 5, 1, 1, 2, "relu"), DenseGene(32, "relu", 0.1)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from garay.config import ConfigError
+from garay.errors import ConfigError
 from garay.data.dataset import Dataset
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from garay.config import ConfigError
+from garay.errors import ConfigError
 
 
 class DataError(ConfigError):

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Optional, Sequence
 
-from garay.config import ConfigError
+from garay.errors import ConfigError
 from garay.data.errors import DataError
 from garay.data.wav import BadFiles, Recording
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from garay.config import ConfigError
+from garay.errors import ConfigError
 from garay.data.cache import FeatureCache
 from garay.data.dataset import Dataset, split_dataset
 from garay.data.errors import DataError

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from garay.config import ConfigError
+from garay.errors import ConfigError
 
 
 def stratified_split(

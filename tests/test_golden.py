@@ -12,9 +12,11 @@ import pytest
 
 from tests import golden
 
-# Training on another CPU may differ in the last bits; on one machine the files are equal
-# bit for bit (`python -m tests.golden check` compares with no tolerance).
-TOLERANCE = 1e-6
+# Training on another CPU (or with other BLAS threads) may differ in the last bits, and the
+# files round losses and curves to 6 decimals: a last digit flipped by that is 1e-6 apart,
+# and a little more in floating point (seen in CI: 2.259649 against 2.25965). On one
+# machine the files are equal bit for bit (`python -m tests.golden check`: no tolerance).
+TOLERANCE = 1e-5
 
 
 @pytest.mark.parametrize("name", sorted(golden.CONFIGS))

@@ -24,7 +24,7 @@ from garay.execution.protocol import Result, Task
 from garay.results.ledger import Ledger
 from garay.results.runlog import BEST, RunLog
 from garay.search.space import SearchSpace
-from garay.strategies import STRATEGIES
+from garay.strategies import make_strategy
 
 
 class AskTell:
@@ -39,7 +39,7 @@ class AskTell:
         self.runlog = RunLog(run_dir) if run_dir is not None else None
         self.ledger = Ledger(self.runlog, space=space, run_id=uuid.uuid4().hex[:12], seed=seed,
                              objectives=self.ga.objectives)
-        self.strategy = STRATEGIES[self.ga.mode](space, self.ga, self.ledger, seed=seed)
+        self.strategy = make_strategy(space, self.ga, self.ledger, seed=seed)
 
     def ask(self, n: int = 1) -> list[Task]:
         """Candidates to score (each a Task: `.genome`, `.key`, `.seed` for your training):

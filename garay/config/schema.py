@@ -17,7 +17,7 @@ from omegaconf import MISSING
 from garay.search.blueprint import Blueprint
 
 
-GA_MODES = ("generational", "async", "random")
+GA_MODES = ("generational", "async", "random", "regularized", "local")
 OBJECTIVES = ("fitness", "params", "latency")
 POLICIES = ("none", "halving", "median")  # train.early_stop (garay.fidelity)
 
@@ -50,9 +50,19 @@ class GAConfig:
     num_parents: int = 4
     mutation_rate: float = 0.2
     conv_chance: float = 0.8
-    mode: str = "generational"  # generational | async | random (random search, the same budget)
+    # generational (the study's GA) | async (regularized evolution, no barrier) | random (random
+    # search, the same budget) | regularized (regularized evolution in generations: ageing,
+    # tournaments) | local (local search, a baseline): garay.strategies
+    mode: str = "generational"
     max_redraws: int = 100  # bound on re-drawing: unfitting genomes (fit=redraw), repeats (random, async)
-    tournament_size: int = 3  # async mode
+    tournament_size: int = 3  # async and regularized modes
+    crossover: bool = True  # false: a child is a mutant of one parent (regularized evolution's way)
+    # > 1: each child is the best of this many bred, as a surrogate fitted on the run's
+    # records ranks them (garay.strategies.screening); 0 or 1: every bred child is evaluated
+    screen: int = 0
+    # > 0: when the search is done, its this many fittest genomes are trained once more and
+    # the best is chosen by the mean of its evaluations (garay.strategies.reevaluate)
+    reevaluate: int = 0
     fit: str = "repair"  # a genome that does not fit the input: repair (garay.search.fitting) | redraw (whole)
     unique_children: bool = False  # true: a child that was evaluated before is bred again
     # Training epochs the whole run may spend (the sum over genomes of the epochs each was

@@ -45,6 +45,10 @@ def validate(cfg: Any) -> None:
     _check(ga.fit in ("repair", "redraw"), "ga.fit", f"must be one of repair, redraw; got {ga.fit!r}")
     _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
     _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
+    _check(ga.reevaluate >= 0, "ga.reevaluate", f"must be 0 (off) or the genomes trained again, got {ga.reevaluate}")
+    _check(ga.reevaluate == 0 or cfg.train.early_stop == "none", "ga.reevaluate",
+           f"re-evaluations train in full: it needs train.early_stop=none, got {cfg.train.early_stop!r}")
+    _check(ga.screen >= 0, "ga.screen", f"must be 0 (off) or the candidates bred per child, got {ga.screen}")
     objectives = list(ga.objectives)
     _check(bool(objectives) and objectives[0] == "fitness" and set(objectives) <= set(OBJECTIVES)
            and len(set(objectives)) == len(objectives), "ga.objectives",

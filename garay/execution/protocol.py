@@ -27,6 +27,7 @@ class Task:
     birth: int | None = None
     epochs: int | None = None
     state: Any = None
+    repeat: int = 0  # > 0: the genome's n-th re-evaluation (ga.reevaluate), with a seed of its own
 
 
 @dataclass(frozen=True)

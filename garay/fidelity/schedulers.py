@@ -87,8 +87,9 @@ class FullTraining:
         self.book = book
 
     def start(self, tasks: Sequence[Task]) -> list[Action]:
-        return [Known(self.book.cache[t.genome.hash]) if t.genome.hash in self.book.cache else Submit(t)
-                for t in tasks]
+        """A genome on file is known (a resumed run), unless the task re-evaluates it."""
+        return [Known(self.book.cache[t.genome.hash]) if t.genome.hash in self.book.cache and not t.repeat
+                else Submit(t) for t in tasks]
 
     def on_result(self, record: dict[str, Any], result: Result) -> list[Action]:
         return [Final(record)]

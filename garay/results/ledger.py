@@ -38,6 +38,7 @@ class Ledger:
         self.busy_seconds = 0.0  # worker time spent on this process's evaluations
         self.resumed = 0  # records found on disk when the run was resumed
         self._best: Record | None = None
+        self.repeats: dict[str, list[Record]] = {}  # hash -> its re-evaluations (ga.reevaluate)
 
     @property
     def multi(self) -> bool:
@@ -60,6 +61,11 @@ class Ledger:
 
     def decode(self, data: dict[str, Any]) -> Any:
         return self.space.decode(data)
+
+    def mean_fitness(self, h: str) -> float:
+        """A genome's fitness averaged over its evaluation and re-evaluations."""
+        every = [self.cache[h], *self.repeats.get(h, ())]
+        return sum(float(r["fitness"]) for r in every) / len(every)
 
     def submitted(self, task: Task) -> None:
         self.in_flight[task.genome.hash] = task.epochs or self.rungs.full
@@ -92,16 +98,24 @@ class Ledger:
             self.run_id = checkpoint["run_id"]
 
     def _remember(self, record: Record) -> None:
-        self.cache[record["hash"]] = record
         self.epochs_finished += int(record.get("epochs") or 0)
+        if record.get("repeat"):  # the first record stays the genome's; best() takes the mean
+            self.repeats.setdefault(record["hash"], []).append(record)
+            return
+        self.cache[record["hash"]] = record
         if self._best is None or record_rank(record) < record_rank(self._best):
             self._best = record
 
     # --- reading ------------------------------------------------------------------------
 
     def best(self) -> dict[str, Any]:
-        """The fittest evaluation so far (ties: lower hash), as best.json holds it."""
-        return best_entry(self._best)
+        """The fittest evaluation so far (ties: lower hash), as best.json holds it. Once
+        genomes were re-evaluated (ga.reevaluate), the one of them with the best mean over
+        its evaluations (one lucky training does not choose)."""
+        if not self.repeats:
+            return best_entry(self._best)
+        return max((best_entry(self.cache[h], rs) for h, rs in self.repeats.items()),
+                   key=lambda e: (e["fitness"], [-ord(c) for c in e["hash"]]))
 
     def standing(self, record: Record) -> tuple[float, float]:
         """(fidelity, score) as the strategies rank a record (garay.fidelity.rules.standing)."""
@@ -121,6 +135,14 @@ class Ledger:
         points = [(r["fitness"], *(-c for c in self.costs(r))) for r in done]
         front = [done[i] for i in (non_dominated_sort(points) or [[]])[0]]
         return [front_entry(r) for r in sorted(front, key=lambda r: (r["params"], -r["fitness"]))]
+
+    def scored(self) -> list[Record]:
+        """Final records of full, successful evaluations (what a surrogate is fitted on)."""
+        return [r for r in self.cache.values() if r["status"] == "ok"]
+
+    def known(self, h: str) -> bool:
+        """Evaluated already, or training now."""
+        return h in self.cache or h in self.in_flight
 
     def seen_before(self, generation: int) -> set[str]:
         """Hashes evaluated in earlier generations. (A resumed run may already hold results

@@ -6,7 +6,7 @@ these fields and no others."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, TypedDict
+from typing import Any, Callable, Optional, Sequence, TypedDict
 
 from garay.execution.protocol import Result
 
@@ -15,7 +15,8 @@ class Record(TypedDict, total=False):
     """A finished evaluation. `generation` (generational and random modes) or `birth`
     (async); `rung` when the training was cut into rungs (train.early_stop); `val_metric`
     and `test_metric` with fitness.metric; `latency_ms` with the latency objective;
-    `reason` for `stopped` ones."""
+    `reason` for `stopped` ones; `repeat` (n > 0) for the n-th re-evaluation of a genome
+    already in the file (ga.reevaluate)."""
 
     run_id: str
     generation: int
@@ -38,6 +39,7 @@ class Record(TypedDict, total=False):
     curve: list[float]  # validation accuracy after each epoch
     losses: list[float]  # mean training loss of each epoch
     rung: int
+    repeat: int
     params: int
     seed: int
     worker: str
@@ -80,6 +82,7 @@ def history_record(result: Result, *, run_id: str, seconds: float, encode: Calla
         "curve": [round(v, 6) for v in ev.curve],
         "losses": [round(v, 6) for v in ev.losses],
         **({"rung": task.epochs} if task.epochs is not None else {}),
+        **({"repeat": task.repeat} if task.repeat else {}),
         "params": ev.params or params(task.genome),
         "seed": task.seed,
         "worker": result.worker,
@@ -97,11 +100,19 @@ def stopped_record(rung_record: Record, reason: str) -> Record:
     return {**rung_record, "status": "stopped", "fitness": 0.0, "reason": reason, "finished_at": time.time()}
 
 
-def best_entry(record: Record | None) -> dict[str, Any]:
-    """What best.json holds of the best record ({"fitness": 0.0} when there is none)."""
+def best_entry(record: Record | None, repeats: Sequence[Record] = ()) -> dict[str, Any]:
+    """What best.json holds of the best record ({"fitness": 0.0} when there is none). With
+    `repeats` (its re-evaluations), fitness and accuracies are means over every
+    evaluation, and `evaluations` says how many."""
     if record is None:
         return {"fitness": 0.0}
-    return {**{k: record[k] for k in BEST_FIELDS}, **{k: record[k] for k in BEST_OPTIONAL if k in record}}
+    entry = {**{k: record[k] for k in BEST_FIELDS}, **{k: record[k] for k in BEST_OPTIONAL if k in record}}
+    if repeats:
+        every = [record, *repeats]
+        for k in ("fitness", "val_accuracy", "test_accuracy"):
+            entry[k] = sum(float(r[k]) for r in every) / len(every)
+        entry["evaluations"] = len(every)
+    return entry
 
 
 def front_entry(record: Record) -> dict[str, Any]:

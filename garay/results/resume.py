@@ -15,6 +15,11 @@ from garay.errors import ConfigError
 from garay.results.runlog import RUNGS, RunLog
 
 
+# Settings added to garay since run directories were first written, and the value under
+# which a run behaves as it did before they existed: an earlier run resumes at that value.
+ADDED = {"ga.crossover": True, "ga.screen": 0, "ga.reevaluate": 0}
+
+
 def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """The settings that decide a run's results: a resumed run must match them."""
     keep = ("seed", "blueprint", "ga", "train", "data", "fitness")
@@ -41,8 +46,8 @@ def check_resumable(cfg: DictConfig, runlog: RunLog) -> dict[str, Any] | None:
         return None
     before, now = flatten(checkpoint.get("identity", {})), flatten(run_identity(cfg))
     for key in sorted(set(before) | set(now)):
-        if key not in before and now[key] in (None, [], {}):
-            continue  # a setting added to garay since that run, at its empty default
+        if key not in before and (now[key] in (None, [], {}) or (key in ADDED and now[key] == ADDED[key])):
+            continue  # a setting added to garay since that run, at a value that changes nothing
         if before.get(key) != now.get(key):
             raise ConfigError(key, f"was {before.get(key)!r} in the run being resumed, now {now.get(key)!r}")
     return checkpoint

@@ -19,6 +19,7 @@ from garay.errors import ConfigError
 from garay.search.blueprint import Blueprint, sample_genome
 from garay.search.fitting import Room, repair, sample_fitting_genome
 from garay.search.genome import Genome
+from garay.search.encoding import genome_encoding
 from garay.search.operators import crossover, mutate
 from garay.search.shapes import is_valid, param_count
 
@@ -34,6 +35,19 @@ class SearchSpace(Protocol[C]):
 
     def vary(self, a: C, b: C, rng: np.random.Generator) -> C:
         """A child of `a` and `b`: crossover, then mutation (it may not fit yet)."""
+        ...
+
+    def mutate(self, a: C, rng: np.random.Generator) -> C:
+        """A mutant of `a` alone (it may not fit yet), as regularized evolution breeds."""
+        ...
+
+    def neighbours(self, a: C, rng: np.random.Generator) -> list[C]:
+        """Candidates one step from `a` that fit, in random order (local search's moves)."""
+        ...
+
+    def encoding(self, candidate: C) -> np.ndarray:
+        """A fixed-length vector of numbers standing for the candidate (what a surrogate
+        model of fitness is fitted on)."""
         ...
 
     def fit(self, draw: Callable[[], C], rng: np.random.Generator, what: str) -> C:
@@ -140,6 +154,16 @@ class GenomeSpace:
     def vary(self, a: Genome, b: Genome, rng: np.random.Generator) -> Genome:
         kid = crossover(a, b, rng)
         return mutate(kid, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+
+    def mutate(self, a: Genome, rng: np.random.Generator) -> Genome:
+        return mutate(a, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+
+    def neighbours(self, a: Genome, rng: np.random.Generator, n: int = 16) -> list[Genome]:
+        """`n` fitting mutants of `a` (a genome has too many neighbours to list)."""
+        return [self.fit(lambda: self.mutate(a, rng), rng, "neighbour") for _ in range(n)]
+
+    def encoding(self, candidate: Genome) -> np.ndarray:
+        return genome_encoding(candidate, self.blueprint)
 
     def fit(self, draw: Callable[[], Genome], rng: np.random.Generator, what: str) -> Genome:
         """Repaired (ga.fit=repair, see garay.search.fitting), or drawn again whole until it

@@ -17,6 +17,7 @@ from garay.execution.protocol import Task
 from garay.results.ledger import Ledger
 from garay.search.space import SearchSpace
 from garay.strategies.base import CohortStart, GenerationEnd, Listeners
+from garay.strategies.screening import Screen
 from garay.strategies.selection import Individual, select, select_pareto
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Generational:
         self.rebred = 0  # ga.unique_children: children bred again because they were known
         self.generation_stats: list[dict[str, Any]] = []
         self.events = Listeners()
+        self.screen = Screen(ga.screen, space.encoding)  # ga.screen > 1: a surrogate picks each child
         self._cohort: list[Individual] | None = None  # the generation being evaluated
         self._waiting: set[str] = set()  # its genomes not told yet
 
@@ -57,9 +59,15 @@ class Generational:
 
     def ask(self, n: int) -> list[Task]:
         """The next generation's genomes to evaluate, once the last one is complete: each
-        genome once, and none evaluated in an earlier generation."""
-        if self._cohort is not None or self.done():
-            return []
+        genome once, and none evaluated in an earlier generation. A generation with nothing
+        new to evaluate is complete at once, and the next one is bred."""
+        while self._cohort is None and not self.done():
+            cohort = self._next_cohort()
+            if cohort:
+                return cohort
+        return []
+
+    def _next_cohort(self) -> list[Task]:
         g = self.generation
         population = self.next_population(g)
         if not population:  # random search found nothing new: the search space is spent
@@ -78,9 +86,8 @@ class Generational:
             cohort[h] = Task(f"g{g}-{i}", ind.genome, evaluation_seed(self.seed, h, g), g)
         self._cohort, self._waiting = population, set(cohort)
         self.events.emit(CohortStart(g, len(cohort)))
-        if not cohort:  # every genome known already: the generation is complete, on to the next
+        if not cohort:  # every genome known already: the generation is complete
             self._close()
-            return self.ask(n)
         return list(cohort.values())
 
     def tell(self, record: dict[str, Any]) -> None:
@@ -109,29 +116,39 @@ class Generational:
         if generation == 0:
             return [Individual(self.space.sample(self.rng)) for _ in range(self.ga.population_size)]
         parents = (select_pareto if self.multi else select)(self.population, self.ga.num_parents)
-        return parents + [Individual(child) for child in self.breed(parents, generation)]
+        n = self.ga.population_size - len(parents)
+        return parents + [Individual(child) for child in self.breed(parents, generation, n)]
 
-    def breed(self, parents: list[Individual], generation: int) -> list[Any]:
-        """Children of random parent pairs fill the population back up. With
+    def breed(self, parents: list[Individual], generation: int, n: int) -> list[Any]:
+        """`n` children of `parents` (`child`), to fill the population back up. With
         ga.unique_children a child already evaluated (or bred twice in this generation) is
         bred again, at most ga.max_redraws times, so that no place goes to a known genome."""
 
-        def child() -> Any:
-            i, j = self.rng.choice(len(parents), size=2, replace=False)
-            return self.space.vary(parents[i].genome, parents[j].genome, self.rng)
-
         seen = self.ledger.seen_before(generation)
         children = []
-        for _ in range(self.ga.population_size - len(parents)):
-            kid = self.space.fit(child, self.rng, "child")
+
+        def draw() -> Any:
+            return self.screen.pick(lambda: self.space.fit(lambda: self.child(parents), self.rng, "child"),
+                                    self.ledger.scored, self.space.decode, lambda h: h in seen, self.rng)
+
+        for _ in range(n):
+            kid = draw()
             for _ in range(self.ga.max_redraws if self.ga.unique_children else 0):
                 if kid.hash not in seen:
                     break
                 self.rebred += 1
-                kid = self.space.fit(child, self.rng, "child")
+                kid = draw()
             seen.add(kid.hash)
             children.append(kid)
         return children
+
+    def child(self, parents: Sequence[Individual]) -> Any:
+        """A child of a random pair of parents (it may not fit yet); with ga.crossover=false,
+        a mutant of one random parent."""
+        if not self.ga.crossover:
+            return self.space.mutate(parents[int(self.rng.integers(len(parents)))].genome, self.rng)
+        i, j = self.rng.choice(len(parents), size=2, replace=False)
+        return self.space.vary(parents[i].genome, parents[j].genome, self.rng)
 
     def individual(self, record: dict[str, Any], genome: Any = None) -> Individual:
         """An evaluation as the strategy ranks it (garay.fidelity.rules.standing)."""

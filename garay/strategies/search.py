@@ -18,7 +18,7 @@ from garay.results.ledger import Ledger
 from garay.results.runlog import RunLog
 from garay.results.summary import search_summary
 from garay.search.space import SearchSpace
-from garay.strategies import STRATEGIES
+from garay.strategies import make_strategy
 from garay.strategies.driver import drive
 
 log = logging.getLogger("garay")
@@ -26,16 +26,17 @@ log = logging.getLogger("garay")
 
 class Search:
     """Search `space` with the strategy ga.mode names, training on `evaluator`, writing
-    `runlog`'s directory. `rungs`: early stopping (None: every genome trains in full)."""
+    `runlog`'s directory (None: records stay in memory, as benchmarks over tabular spaces
+    want). `rungs`: early stopping (None: every genome trains in full)."""
 
-    def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator, runlog: RunLog, *, seed: int = 0,
+    def __init__(self, space: SearchSpace, ga: GAConfig, evaluator: Evaluator, runlog: Optional[RunLog], *, seed: int = 0,
                  rungs: Optional[Rungs] = None, identity: Optional[dict[str, Any]] = None, progress: bool = False,
                  tracker: Any = None, metric: str = "accuracy"):
         self.ga, self.evaluator, self.runlog = ga, evaluator, runlog
         self.rungs = rungs or Rungs((0,))  # one rung, the full training, however long
         self.ledger = Ledger(runlog, space=space, run_id=uuid.uuid4().hex[:12], seed=seed, identity=identity,
                              objectives=ga.objectives, rungs=self.rungs)
-        self.strategy = STRATEGIES[ga.mode](space, ga, self.ledger, seed=seed)
+        self.strategy = make_strategy(space, ga, self.ledger, seed=seed)
         self.scheduler = scheduler_for(self.ledger, self.rungs, self.strategy.barrier)
         self.restarted: list[Action] = []  # what a resumed run had in flight
         self.callbacks = cb.Callbacks([
@@ -43,8 +44,8 @@ class Search:
                             not self.strategy.barrier),
             cb.GenerationLog(self.ledger, metric),
             *([cb.Tracking(tracker, self.ledger)] if tracker is not None else []),
-            cb.ResultFiles(runlog, self.ledger, every=ga.population_size, max_params=ga.max_params),
-            cb.CheckpointFile(runlog, self.ledger, self.strategy),
+            *([cb.ResultFiles(runlog, self.ledger, every=ga.population_size, max_params=ga.max_params),
+               cb.CheckpointFile(runlog, self.ledger, self.strategy)] if runlog is not None else []),
         ])
 
     def restore(self, checkpoint: Optional[dict[str, Any]]) -> None:

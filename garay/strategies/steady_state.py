@@ -2,7 +2,9 @@
 al. 2019) as an ask/tell strategy, with no generation barrier.
 
 Whenever workers are free it breeds children from the current population by tournament
-selection; each finished child joins the population and the oldest member leaves. The
+selection (crossover of two winners, then mutation; with ga.crossover=false a mutant of
+one winner, as Real et al.; with ga.screen, the child a surrogate ranks first among
+that many bred: garay.strategies.screening); each finished child joins the population and the oldest member leaves. The
 budget is the number of evaluations the generational run would make (or ga.budget_epochs).
 History lines carry a birth order. Early stopping, if any, is the fidelity scheduler's
 (ASHA); a stopped genome joins with its partial standing.
@@ -24,6 +26,7 @@ from garay.execution.protocol import Task
 from garay.results.ledger import Ledger
 from garay.search.space import SearchSpace
 from garay.strategies.base import Joined, Listeners
+from garay.strategies.screening import Screen
 from garay.strategies.selection import Individual, tournament
 
 
@@ -42,6 +45,7 @@ class SteadyState:
         self.finished = 0  # genomes told in this process
         self.generation_stats: list[dict[str, Any]] = []  # kept for the checkpoint's schema
         self.events = Listeners()
+        self.screen = Screen(ga.screen, space.encoding)  # ga.screen > 1: a surrogate picks each child
 
     def started(self, extra: int = 0) -> int:
         """Genomes finished or in flight (and `extra` about to be). Every birth is one or the
@@ -92,10 +96,13 @@ class SteadyState:
 
         def child() -> Any:
             a = tournament(self.members, self.ga.tournament_size, self.rng, self.multi)
+            if not self.ga.crossover:  # regularized evolution's own way: a mutant of the winner
+                return self.space.mutate(a.genome, self.rng)
             b = tournament(self.members, self.ga.tournament_size, self.rng, self.multi)
             return self.space.vary(a.genome, b.genome, self.rng)
 
-        return self.space.fit(child, self.rng, "child")
+        return self.screen.pick(lambda: self.space.fit(child, self.rng, "child"), self.ledger.scored,
+                                self.space.decode, self.ledger.known, self.rng)
 
     def tell(self, record: dict[str, Any]) -> None:
         self._join(self.individual(record))

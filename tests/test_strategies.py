@@ -164,3 +164,10 @@ def test_a_real_training_run_screens_and_reevaluates(make_cfg, tmp_path, mode):
     history = list(read_history(tmp_path / "history.jsonl"))
     assert sum(bool(r.get("repeat")) for r in history) == 2 == summary["reevaluated"]
     assert json.loads((tmp_path / "best.json").read_text())["evaluations"] == 2
+
+
+def test_the_screened_preset_is_asynchronous_screened_evolution_at_100_evaluations():
+    from tests.conftest import compose_config
+
+    ga = GAConfig.from_config(compose_config("ga=screened").ga)
+    assert (ga.mode, ga.budget, ga.crossover, ga.screen, ga.tournament_size) == ("async", 100, False, 20, 10)

@@ -140,6 +140,11 @@ def test_reevaluation_trains_the_fittest_again_and_chooses_by_the_mean(nb201, tm
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["evaluations"] == 2 and best["fitness"] == pytest.approx(max(means.values()))
     assert best["hash"] == max(means, key=means.get) and summary["reevaluated"] == 3
+    # The anytime curve counts every evaluation and ends on what best.json chose.
+    from garay.results.anytime import run_curve
+
+    curve = run_curve(history)
+    assert curve["evaluations"][-1] == len(history) and curve["best"][-1] == pytest.approx(best["fitness"])
     # Resumed, the re-evaluations on file are not trained again.
     again = _search(nb201, runlog, mode="async", tournament_size=3, reevaluate=3)
     again.restore(runlog.checkpoint())

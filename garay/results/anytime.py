@@ -25,14 +25,27 @@ GRID_POINTS = 60
 def run_curve(history: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Per finished evaluation, in the order they finished: the count so far, the worker
     seconds spent so far, the best fitness so far and that incumbent's test accuracy.
-    The incumbent is ranked as the run ranks it: `ok` first, then fitness, then hash."""
+    The incumbent is ranked as the run ranks it: `ok` first, then fitness, then hash; once
+    genomes were re-evaluated (ga.reevaluate), the one of them with the best mean, as
+    best.json holds it."""
     evals, seconds, best, test = [], [], [], []
     spent, incumbent = 0.0, None
+    firsts: dict[str, dict[str, Any]] = {}
+    repeats: dict[str, list[dict[str, Any]]] = {}
     for n, h in enumerate(history, start=1):
         spent += float(h.get("seconds") or 0.0)
-        rank = record_rank(h)
-        if incumbent is None or rank < incumbent[0]:
-            incumbent = (rank, h["fitness"], h["test_accuracy"])
+        if h.get("repeat"):
+            repeats.setdefault(h["hash"], []).append(h)
+            means = {k: [firsts[k], *rs] for k, rs in repeats.items() if k in firsts}
+            k = max(means, key=lambda k: (np.mean([r["fitness"] for r in means[k]]), [-ord(c) for c in k]))
+            incumbent = ((), float(np.mean([r["fitness"] for r in means[k]])),
+                         float(np.mean([r["test_accuracy"] for r in means[k]])))
+        else:
+            firsts[h["hash"]] = h
+            rank = record_rank(h)
+            if not repeats and (incumbent is None or rank < incumbent[0]):
+                incumbent = (rank, h["fitness"], h["test_accuracy"])
+        assert incumbent is not None
         evals.append(n)
         seconds.append(spent)
         best.append(incumbent[1])

@@ -264,9 +264,10 @@ def report(args: argparse.Namespace, results: dict, tpe_top: int) -> None:
         rs_curve = random_search_curve(space, 20_000)
         print(f"\n## {sp}: regret in points of the incumbent's seed-mean (lower is better); "
               f"advantage over random search, paired by seed; mean [95% bootstrap interval]")
-        print("| strategy | budget | regret | advantage over random | random search needs |")
-        print("|---|---|---|---|---|")
+        print("| strategy | budget | regret | advantage over random | advantage over TPE | random search needs |")
+        print("|---|---|---|---|---|---|")
         base = results.get((sp, "random"), {})
+        tpe = results.get((sp, "tpe"), {})
         for st in args.strategies:
             curves = results.get((sp, st), {})
             for b in args.budgets:
@@ -276,15 +277,19 @@ def report(args: argparse.Namespace, results: dict, tpe_top: int) -> None:
                     continue
                 r = np.array([at(curves[s], n) for s in seeds])
                 m, lo, hi = bootstrap(r, rng)
-                paired = [s for s in seeds if s in base and len(base[s]) >= b]
-                adv = ""
-                if paired and st != "random":
-                    d = np.array([at(base[s], b) - at(curves[s], n) for s in paired])
+
+                def advantage(other: dict, name: str) -> str:
+                    """Its regret minus this strategy's, paired by seed number."""
+                    paired = [s for s in seeds if s in other and len(other[s]) >= b]
+                    if not paired or st == name:
+                        return ""
+                    d = np.array([at(other[s], b) - at(curves[s], n) for s in paired])
                     dm, dlo, dhi = bootstrap(d, rng)
-                    adv = f"{dm:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+                    return f"{dm:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
                 reached = np.nonzero(rs_curve <= m)[0]
-                need = f"{reached[0] + 1}" if len(reached) else f"> {len(rs_curve)}"
-                print(f"| {st} | {b} | {m:.3f} [{lo:.3f}, {hi:.3f}] | {adv} | {need} |")
+                need = f"{reached[0] + 1}" if len(reached) else f"> {len(rs_curve)} (the whole table)"
+                print(f"| {st} | {b} | {m:.3f} [{lo:.3f}, {hi:.3f}] | {advantage(base, 'random')} | "
+                      f"{advantage(tpe, 'tpe')} | {need} |")
 
 
 if __name__ == "__main__":

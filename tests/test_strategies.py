@@ -176,3 +176,43 @@ def test_the_screened_preset_is_asynchronous_screened_evolution_at_100_evaluatio
 
     ga = GAConfig.from_config(compose_config("ga=screened").ga)
     assert (ga.mode, ga.budget, ga.crossover, ga.screen, ga.tournament_size) == ("async", 100, False, 20, 10)
+
+
+def test_a_screened_run_killed_mid_run_resumes_without_training_anything_again(nb201, tmp_path, monkeypatch):
+    # An asynchronous run resumes from its last checkpoint's generator state, written before
+    # its last child was bred: it goes on as a run of its own (as the async golden runs
+    # note), so the contract is what it keeps and spends, not the uninterrupted run's genomes.
+    settings = dict(mode="async", population_size=20, num_parents=15, tournament_size=10, crossover=False, screen=10,
+                    budget_epochs=140)
+
+    class Killed(Exception):
+        pass
+
+    append = RunLog.append
+
+    def dies_after_120(self, record, name="history.jsonl"):
+        append(self, record, name)  # on disk, then the process dies: nothing after it is written
+        if name == "history.jsonl" and len(self.history()) == 120:
+            raise Killed
+
+    monkeypatch.setattr(RunLog, "append", dies_after_120)
+    with pytest.raises(Killed):
+        _search(nb201, RunLog(tmp_path), **settings).run()
+    monkeypatch.setattr(RunLog, "append", append)
+    before = list(read_history(tmp_path / "history.jsonl"))
+    runlog = RunLog(tmp_path)
+    resumed = _search(nb201, runlog, **settings)
+    resumed.restore(runlog.checkpoint())
+    resumed.run()
+    after = list(read_history(tmp_path / "history.jsonl"))
+    assert after[:120] == before and len(after) == 140
+    assert len({r["hash"] for r in after}) == 140 and len({r["birth"] for r in after}) == 140
+
+
+def test_the_surrogate_is_fitted_on_a_prefix_that_depends_on_the_count_alone():
+    from garay.strategies.screening import fit_size
+
+    sizes = [fit_size(n) for n in range(1, 400)]
+    assert sizes[:100] == list(range(1, 101))  # every record, up to 100
+    assert all(a <= b <= n for n, (a, b) in enumerate(zip(sizes, sizes[1:]), start=2))
+    assert len(set(sizes[100:])) <= 31  # then refitted every 5% only: 100 to 399 is about 29 steps

@@ -73,6 +73,18 @@ class Surrogate:
         return features(x) @ w
 
 
+def fit_size(n: int) -> int:
+    """How many records the model is fitted on when `n` are scored: all of them up to
+    100, then the largest of 100, 105, 110, ... (5% steps) not above `n`, so that fits
+    grow rarer as they grow dearer."""
+    if n <= 100:
+        return n
+    size = 100
+    while int(size * 1.05) <= n:
+        size = int(size * 1.05)
+    return size
+
+
 class Screen:
     """Picks children for a strategy: with `size` > 1 and at least `warm_up` scored
     records, the best of `size` bred candidates by one Thompson draw of the surrogate;
@@ -108,9 +120,12 @@ class Screen:
         return fresh[int(np.argmax(scores))]
 
     def _fitted(self, records: Sequence[dict[str, Any]], decode: Callable[[dict], Any]) -> Surrogate:
-        """Refitted when the records grew by a twentieth (at least one) since the last fit."""
-        n = len(records)
-        if self._model is None or n - self._fitted_on >= max(1, self._fitted_on // 20):
+        """The model fitted on the first `fit_size(n)` records (in the order they were
+        committed): a function of the records alone, so a resumed run picks as the
+        uninterrupted one did."""
+        n = fit_size(len(records))
+        if self._model is None or n != self._fitted_on:
+            records = records[:n]
             for r in records:
                 if r["hash"] not in self._x:
                     self._x[r["hash"]] = self.encode(decode(r["genome"]))

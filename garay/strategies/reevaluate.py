@@ -10,6 +10,7 @@ strategy's budget). Resume: the re-evaluations on file are not trained again.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 from garay.execution.evaluation import evaluation_seed
@@ -17,6 +18,8 @@ from garay.execution.protocol import Task
 from garay.fidelity.rules import record_rank
 from garay.results.ledger import Ledger
 from garay.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
 
 REEVALUATION_SALT = 1_000_003  # keeps a re-evaluation's seed apart from any first evaluation's
 
@@ -58,6 +61,9 @@ class Reevaluating:
             out.append(task)
             if len(out) >= n and not self.barrier:
                 break
+        if out and len(self._asked) == len(out):
+            log.info("the search is done: training its %d fittest genomes again, to choose by the mean",
+                     len(self.chosen()))
         return out
 
     def tell(self, record: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ class Search:
         self.scheduler = scheduler_for(self.ledger, self.rungs, self.strategy.barrier)
         self.restarted: list[Action] = []  # what a resumed run had in flight
         self.callbacks = cb.Callbacks([
-            cb.ProgressBars(self.ledger, progress, ga.budget if ga.budget_epochs is None else None,
+            cb.ProgressBars(self.ledger, progress, ga.budget + ga.reevaluate if ga.budget_epochs is None else None,
                             not self.strategy.barrier),
             cb.GenerationLog(self.ledger, metric),
             *([cb.Tracking(tracker, self.ledger)] if tracker is not None else []),

@@ -74,14 +74,12 @@ class Surrogate:
 
 
 def fit_size(n: int) -> int:
-    """How many records the model is fitted on when `n` are scored: all of them up to
-    100, then the largest of 100, 105, 110, ... (5% steps) not above `n`, so that fits
-    grow rarer as they grow dearer."""
-    if n <= 100:
-        return n
-    size = 100
-    while int(size * 1.05) <= n:
-        size = int(size * 1.05)
+    """How many records the model is fitted on when `n` are scored: all of them up to 40,
+    then the largest of 40, 42, 44, ..., each step a twentieth of the last (5%) not above
+    `n`, so that fits grow rarer as they grow dearer."""
+    size = min(n, 40)
+    while size >= 40 and size + size // 20 <= n:
+        size += size // 20
     return size
 
 

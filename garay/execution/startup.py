@@ -75,7 +75,7 @@ def wait_to_begin(pool: WorkerPool, timeout_s: float, min_workers: int | None = 
     workers of this size; or no free place is left and nothing started for SETTLE_S,
     as when other jobs hold the nodes): they join when the cluster places them. At
     most `timeout_s`; with `stop_when_refused`, not past `gave_up`. Says every
-    HEARTBEAT_S what it waits for."""
+    HEARTBEAT_S what it waits for, and once more when it ends unmet."""
     from garay.progress import HEARTBEAT_S
 
     start = time.monotonic()
@@ -96,6 +96,9 @@ def wait_to_begin(pool: WorkerPool, timeout_s: float, min_workers: int | None = 
     while not ready():
         now = time.monotonic()
         if now >= deadline or (stop_when_refused and pool.gave_up):
+            # Said whenever a wait ends unmet, however soon: what it waited for.
+            log.info("waiting for Ray workers ended after %.0f s: %d of %d started; %s", now - start, pool.live,
+                     len(pool.slots), waiting_for(pool, min_workers))
             break
         if now - said >= HEARTBEAT_S:
             said = now

@@ -83,7 +83,7 @@ def run_garay(space: TabularSpace, settings: dict[str, Any], seed: int, budget: 
     ga = GAConfig(**settings, generations=10 * budget, budget_epochs=budget)
     search = Search(space, ga, TabularEvaluator(space), None, seed=seed)
     search.run()
-    return [(r["fitness"], r["test_accuracy"]) for r in search.ledger.cache.values()][:budget]
+    return [(r["fitness"], r.get("test_metric", r["test_accuracy"])) for r in search.ledger.cache.values()][:budget]
 
 
 def chosen_regret(space: TabularSpace, settings: dict[str, Any], seed: int, budget: int) -> float:

@@ -109,10 +109,17 @@ def test_a_query_is_one_seed_of_the_table_and_regret_is_on_the_seed_mean(nb201):
     assert nb201.regret(p) > 0
 
 
-def test_hpolib_loss_is_minimised_as_a_negated_fitness():
+def test_hpolib_loss_is_minimised_as_a_negated_fitness_never_labelled_accuracy():
+    from garay.execution.protocol import Task
+
     space = TabularSpace("hpolib", "naval_propulsion")
     p = space.sample(np.random.default_rng(6))
     assert space.sign == -1.0 and space.mean(p) <= 0 and space.regret(p) >= 0
+    ev = TabularEvaluator(space)
+    ev.submit(Task("t0", p, seed=0))
+    e = ev.next_result().evaluation
+    assert e.val_metric == e.fitness < 0 and e.test_metric == space.mean(p)
+    assert e.val_accuracy == e.test_accuracy == 0.0
 
 
 def test_the_evaluator_returns_results_in_the_order_simulated_workers_finish(nb201):

@@ -16,7 +16,8 @@ from garay.search.tabular import TabularSpace
 class TabularEvaluator:
     """Evaluates tasks of `space` on `workers` simulated workers. A record's `fitness` and
     `val_accuracy` are the one observation; its `test_accuracy` is the point's seed-mean
-    (never used to choose: what regret is measured on)."""
+    (never used to choose: what regret is measured on). Where the table's metric is not an
+    accuracy (HPOLib), they are `val_metric` and `test_metric`, and the accuracies 0."""
 
     def __init__(self, space: TabularSpace, workers: int = 1):
         if workers < 1:
@@ -51,7 +52,12 @@ class TabularEvaluator:
         while self._waiting and len(self._running) < self.workers:
             task = self._waiting.popleft()
             fitness, seconds = self.space.observe(task.genome, task.seed)
-            evaluation = Evaluation(fitness, fitness, self.space.mean(task.genome), "ok", None, seconds, 0, 1)
+            mean = self.space.mean(task.genome)
+            if self.space.metric == "val_acc":
+                evaluation = Evaluation(fitness, fitness, mean, "ok", None, seconds, 0, 1)
+            else:  # not an accuracy (HPOLib's negated loss): kept as the metric's values, never as "accuracy"
+                evaluation = Evaluation(fitness, 0.0, 0.0, "ok", None, seconds, 0, 1, val_metric=fitness,
+                                        test_metric=mean)
             self._submitted += 1
             heapq.heappush(self._running, (self.clock + seconds, self._submitted, task, evaluation))
 

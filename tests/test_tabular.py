@@ -136,7 +136,7 @@ def test_the_evaluator_returns_results_in_the_order_simulated_workers_finish(nb2
     assert all(r.evaluation.test_accuracy == nb201.mean(r.task.genome) for r in results)
 
 
-@pytest.mark.parametrize("mode", ["generational", "async", "random", "regularized", "local"])
+@pytest.mark.parametrize("mode", ["generational", "async", "random", "regularized", "local", "tpe"])
 def test_every_strategy_runs_unchanged_on_a_tabular_space(nb201, mode):
     ga = GAConfig(mode=mode, population_size=10, num_parents=4, tournament_size=3, generations=1000,
                   budget_epochs=60)

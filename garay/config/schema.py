@@ -17,7 +17,7 @@ from omegaconf import MISSING
 from garay.search.blueprint import Blueprint
 
 
-GA_MODES = ("generational", "async", "random", "regularized", "local")
+GA_MODES = ("generational", "async", "random", "regularized", "local", "tpe")
 OBJECTIVES = ("fitness", "params", "latency")
 POLICIES = ("none", "halving", "median")  # train.early_stop (garay.fidelity)
 
@@ -52,7 +52,8 @@ class GAConfig:
     conv_chance: float = 0.8
     # generational (the study's GA) | async (regularized evolution, no barrier) | random (random
     # search, the same budget) | regularized (regularized evolution in generations: ageing,
-    # tournaments) | local (local search, a baseline): garay.strategies
+    # tournaments) | local (local search, a baseline) | tpe (Optuna's TPE, the peer; needs
+    # optuna): garay.strategies
     mode: str = "generational"
     max_redraws: int = 100  # bound on re-drawing: unfitting genomes (fit=redraw), repeats (random, async)
     tournament_size: int = 3  # async and regularized modes

@@ -4,6 +4,7 @@ value raises ConfigError naming the key and what is allowed, before Ray starts."
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from garay.config.schema import GA_MODES, OBJECTIVES, POLICIES
@@ -49,10 +50,16 @@ def validate(cfg: Any) -> None:
     _check(ga.reevaluate == 0 or cfg.train.early_stop == "none", "ga.reevaluate",
            f"re-evaluations train in full: it needs train.early_stop=none, got {cfg.train.early_stop!r}")
     _check(ga.screen >= 0, "ga.screen", f"must be 0 (off) or the candidates bred per child, got {ga.screen}")
+    _check(ga.mode != "tpe" or ga.screen <= 1, "ga.screen",
+           f"ranks bred children, and ga.mode=tpe breeds none: set ga.screen=0, or another ga.mode (got {ga.screen})")
     objectives = list(ga.objectives)
     _check(bool(objectives) and objectives[0] == "fitness" and set(objectives) <= set(OBJECTIVES)
            and len(set(objectives)) == len(objectives), "ga.objectives",
            f"must be [fitness] followed by any of params, latency, each once; got {objectives}")
+    _check(ga.mode != "tpe" or len(objectives) == 1, "ga.objectives",
+           f"ga.mode=tpe maximises fitness alone: set ga.objectives=[fitness], or another ga.mode (got {objectives})")
+    _check(ga.mode != "tpe" or importlib.util.find_spec("optuna") is not None, "ga.mode",
+           "tpe needs Optuna: pip install 'garay[bench]' (or optuna)")
     _check(ga.max_params is None or ga.max_params >= 1, "ga.max_params", f"must be >= 1 or null, got {ga.max_params}")
     _check(ga.budget_epochs is None or ga.budget_epochs >= 1, "ga.budget_epochs",
            f"must be at least 1, or null (generations decide), got {ga.budget_epochs}")

@@ -19,6 +19,7 @@ from garay.errors import ConfigError
 from garay.search.blueprint import Blueprint, sample_genome
 from garay.search.fitting import Room, repair, sample_fitting_genome
 from garay.search.genome import Genome
+from garay.search.decisions import Choose, Decision, define_genome, genome_decisions
 from garay.search.encoding import genome_encoding
 from garay.search.operators import crossover, mutate
 from garay.search.shapes import is_valid, param_count
@@ -48,6 +49,16 @@ class SearchSpace(Protocol[C]):
     def encoding(self, candidate: C) -> np.ndarray:
         """A fixed-length vector of numbers standing for the candidate (what a surrogate
         model of fitness is fitted on)."""
+        ...
+
+    def define(self, choose: Choose) -> C:
+        """A candidate built one named choice at a time, `choose(name, choices, ordered)`
+        giving each (define-by-run, as a model-based sampler such as TPE drives it:
+        garay.search.decisions); it may not fit yet."""
+        ...
+
+    def decisions(self, candidate: C) -> list[Decision]:
+        """The (name, choices, ordered, value) choices that `define` makes to build `candidate`."""
         ...
 
     def fit(self, draw: Callable[[], C], rng: np.random.Generator, what: str) -> C:
@@ -164,6 +175,12 @@ class GenomeSpace:
 
     def encoding(self, candidate: Genome) -> np.ndarray:
         return genome_encoding(candidate, self.blueprint)
+
+    def define(self, choose: Choose) -> Genome:
+        return define_genome(self.blueprint, self.conv_chance, choose)
+
+    def decisions(self, candidate: Genome) -> list[Decision]:
+        return genome_decisions(candidate, self.blueprint, self.conv_chance)
 
     def fit(self, draw: Callable[[], Genome], rng: np.random.Generator, what: str) -> Genome:
         """Repaired (ga.fit=repair, see garay.search.fitting), or drawn again whole until it

@@ -158,6 +158,15 @@ class TabularSpace:
         x[np.concatenate([[0], np.cumsum(self.sizes)[:-1]]) + np.array(point.values)] = 1.0
         return x
 
+    def define(self, choose: Callable[[str, tuple, bool], Any]) -> Point:
+        """One choice per parameter, numbers ordered."""
+        return self.point([self.choices[i].index(choose(n, self.choices[i], self.ordered[i]))
+                           for i, n in enumerate(self.names)])
+
+    def decisions(self, candidate: Point) -> list[tuple[str, tuple, bool, Any]]:
+        return [(n, self.choices[i], self.ordered[i], self.choices[i][v])
+                for i, (n, v) in enumerate(zip(self.names, candidate.values))]
+
     def fit(self, draw: Callable[[], Point], rng: np.random.Generator, what: str) -> Point:
         return draw()  # every point of the table is a valid one
 

@@ -11,9 +11,10 @@ from garay.strategies.random_search import RandomSearch
 from garay.strategies.reevaluate import Reevaluating
 from garay.strategies.regularized import Regularized
 from garay.strategies.steady_state import SteadyState
+from garay.strategies.tpe import TPE
 
 STRATEGIES = {"generational": Generational, "async": SteadyState, "random": RandomSearch,
-              "regularized": Regularized, "local": LocalSearch}
+              "regularized": Regularized, "local": LocalSearch, "tpe": TPE}
 
 
 def make_strategy(space: Any, ga: GAConfig, ledger: Ledger, seed: int = 0) -> Strategy:
@@ -23,4 +24,4 @@ def make_strategy(space: Any, ga: GAConfig, ledger: Ledger, seed: int = 0) -> St
     return Reevaluating(strategy, ledger, ga.reevaluate, seed) if ga.reevaluate else strategy
 
 __all__ = ["STRATEGIES", "Generational", "LocalSearch", "RandomSearch", "Reevaluating", "Regularized", "SteadyState",
-           "Strategy", "make_strategy"]
+           "Strategy", "TPE", "make_strategy"]

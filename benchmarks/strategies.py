@@ -61,6 +61,8 @@ STRATEGIES: dict[str, dict[str, Any]] = {
                         screen=20, reevaluate=5),
     "async_re+re": dict(mode="async", population_size=20, num_parents=15, tournament_size=5, crossover=False,
                         reevaluate=5),
+    # Optuna's TPE as a garay strategy (ga.mode=tpe): through the driver, ordered choices as integers
+    "garay_tpe": dict(mode="tpe", population_size=10, num_parents=4),
 }
 PEERS = ("tpe", "random_2x")
 DEFAULT_SPACES = ("nasbench201/cifar10", "nasbench201/cifar100", "nasbench201/imagenet", "hpobench/car",
@@ -177,13 +179,13 @@ def main() -> None:
     ap.add_argument("--strategies", nargs="+", default=[*STRATEGIES, *PEERS])
     ap.add_argument("--budgets", nargs="+", type=int, default=[28, 100, 300, 1000])
     ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--tpe-budget", type=int, default=None, help="TPE's largest budget (default: the largest)")
+    ap.add_argument("--tpe-budget", type=int, default=None, help="TPE's largest budget, the peer's and garay's (default: the largest)")
     ap.add_argument("--processes", type=int, default=2)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     top = max(args.budgets)
     tpe_top = min(args.tpe_budget or top, top)
-    jobs = [(sp, st, seed, [b for b in args.budgets if b <= (tpe_top if st == "tpe" else top)])
+    jobs = [(sp, st, seed, [b for b in args.budgets if b <= (tpe_top if st in ("tpe", "garay_tpe") else top)])
             for sp in args.spaces for st in args.strategies for seed in range(args.seeds)]
     start = time.perf_counter()
     results: dict[tuple[str, str], dict[int, np.ndarray]] = {}

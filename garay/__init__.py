@@ -3,12 +3,15 @@
     from garay import evolve
     result = evolve(ga={"population_size": 6, "generations": 2, "num_parents": 2})
     print(result.best_genome, result.test_accuracy, result.run_dir)
+
+    model = garay.load_model("outputs/.../model")   # a package written by garay-export
+    print(model.predict_files(["seven.wav"])[0].label)
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["evolve", "compose", "RunResult", "AskTell", "Genome", "ConfigError"]
+__all__ = ["evolve", "compose", "RunResult", "AskTell", "Genome", "ConfigError", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from garay.search.genome import Genome
 
         return Genome
+    if name == "load_model":
+        from garay.serve.model import load_model
+
+        return load_model
     if name == "ConfigError":
         from garay.config import ConfigError
 

@@ -208,7 +208,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                                     "longer inputs (data.duration, data.hop_length) may fit it") from None
     rounds = [DeviceData(d, device) for d in (dataset, *dataset.rounds)]
     settings = TrainSettings.from_config(cfg)
-    repeats, best_model, best_val = [], None, -1.0
+    repeats, best_model, best_val, best_ev = [], None, -1.0, None
     for i in range(cfg.repeats):
         seed = evaluation_seed(cfg.seed, genome.hash, 1_000_000 + i)
         trainings = []
@@ -217,7 +217,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                 ev, model, _ = train_model(genome, data, settings, device, training_seed(seed, r, j))
                 trainings.append(ev)
                 if r == 0 and model is not None and ev.val_accuracy > best_val:
-                    best_model, best_val = model, ev.val_accuracy
+                    best_model, best_val, best_ev = model, ev.val_accuracy, ev
         ev = _mean(trainings)
         repeats.append({"repeat": i, "seed": seed, **ev.to_dict()})
         log.info("repeat %d: %s val %.4f test %.4f", i, ev.status, ev.val_accuracy, ev.test_accuracy)
@@ -237,9 +237,17 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)  # after the last refusal (the genome fits the data)
     if cfg.save_weights and best_model is not None:
         save_weights(best_model, out / "best_model.npz")
+        from garay.serve.preprocess import Preprocess
+
+        # What garay-export packages with the weights: the input pipeline (the training
+        # set's standardisation among it), and this model's own scores and curve.
         write_json_atomic(out / "best_model.json", {
             "genome": genome.to_dict(), "input_shape": list(dataset.input_shape), "classes": list(dataset.classes),
-            "conv_dim": cfg.blueprint.conv_dim, "val_accuracy": best_val, "weights": "best_model.npz"})
+            "conv_dim": cfg.blueprint.conv_dim, "val_accuracy": best_val, "test_accuracy": best_ev.test_accuracy,
+            "curve": list(best_ev.curve), "losses": list(best_ev.losses), "epochs": best_ev.epochs,
+            "params": best_ev.params, "weights": "best_model.npz",
+            "preprocess": Preprocess.of(cfg.data, dataset).to_dict(),
+            "data": {"name": cfg.data.name, **{k: v for k, v in dataset.info.items() if k != "prepared_on"}}})
     write_json_atomic(out / RESULTS, results)
     _print(results, genome, out)
     return results

@@ -27,6 +27,11 @@ class Dataset:
     # Further validation rounds (fitness.rounds > 1): the same data split other ways, each
     # standardised with its own training statistics. This dataset is round one.
     rounds: tuple["Dataset", ...] = ()
+    # The standardisation every split went through, (x - mean) / std per channel, with the
+    # training part's statistics (std includes its 1e-6), shaped (1, channels, 1): what a
+    # model package's preprocess.json records (garay.serve).
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -85,7 +90,7 @@ def _cut(x: np.ndarray, y: np.ndarray, part: tuple[np.ndarray, ...], classes: tu
         block -= mean
         block /= std
     return Dataset(x_train=x_train, y_train=y[train], x_val=x_val, y_val=y[val], x_test=x_test, y_test=y[test],
-                   classes=classes, name=name, info=info)
+                   classes=classes, name=name, info=info, mean=mean, std=std)
 
 
 def permute_rows(x: np.ndarray, order: np.ndarray) -> None:

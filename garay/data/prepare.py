@@ -100,6 +100,17 @@ def _blas() -> Any:
     return _BLAS
 
 
+def featurise_waves(waves: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """Features of decoded waves (files, samples), FEATURE_BATCH at a time, as every
+    preparation computes them (a model package's predictor too: garay.serve)."""
+    if not len(waves):
+        return np.zeros((0, 0, 0), np.float32)
+    # One BLAS thread: a multi-threaded matrix product sums in another order, so the
+    # features' last bits would depend on the machine's cores (a Ray task has one).
+    with _blas().limit(limits=1):
+        return np.concatenate([settings.compute(waves[i:i + FEATURE_BATCH]) for i in range(0, len(waves), FEATURE_BATCH)])
+
+
 def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.ndarray | None, str | None]]:
     """Per file of `todo`: (features, None), or (None, why it does not decode). The files
     that decode are featurised together (pure: any process or node gives the same)."""
@@ -112,12 +123,7 @@ def decode_and_featurise(job: tuple[Todo, FeatureSettings]) -> list[tuple[np.nda
         except DataError as exc:
             out[k] = (None, exc.detail)
     if waves:
-        # One BLAS thread: a multi-threaded matrix product sums in another order, so the
-        # features' last bits would depend on the machine's cores (a Ray task has one).
-        batch = np.stack([w for _, w in waves])
-        with _blas().limit(limits=1):
-            computed = np.concatenate([settings.compute(batch[i:i + FEATURE_BATCH])
-                                       for i in range(0, len(batch), FEATURE_BATCH)])
+        computed = featurise_waves(np.stack([w for _, w in waves]), settings)
         for (k, _), feats in zip(waves, computed):
             out[k] = (feats, None)
     return out

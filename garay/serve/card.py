@@ -1,0 +1,101 @@
+"""A model package's model card (MODEL.md) and learning curve (curve.png): what the network
+is, how well it did and on what, and how it was trained, from the retrain that made it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from garay.search.genome import Genome
+
+CARD, CURVE = "MODEL.md", "curve.png"
+
+
+def _spread(d: dict[str, float]) -> str:
+    return f"{d['mean']:.4f} ± {d['std']:.4f} (min {d['min']:.4f}, max {d['max']:.4f})"
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    lines = [f"- data set: `{data.get('name')}`" + (f" from `{data['root']}`" if data.get("root") else "")]
+    split = data.get("split")
+    if split:
+        lines.append(f"- split: `{split}`" + (f"; test speakers {', '.join(map(str, data['test_speakers']))}"
+                                               if data.get("test_speakers") else "")
+                     + (f"; validation speakers {', '.join(map(str, data['val_speakers']))}"
+                        if data.get("val_speakers") else ""))
+    rounds = data.get("round_val_speakers")
+    if rounds:  # this network was trained in round one; the retrain's scores average every round
+        lines.append("- validation rounds of the retrain's scores: "
+                     + "; ".join(", ".join(map(str, r)) for r in rounds) + " (this network: round one)")
+    return lines
+
+
+def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files: dict[str, str]) -> None:
+    """MODEL.md and curve.png in `out` from best_model.json (`model`) and retrain.json (`retrain`)."""
+    from garay.results.tables import genome_tables
+
+    genome = Genome.from_dict(model["genome"])
+    pre = model["preprocess"]
+    feats = pre.get("features")
+    train = retrain.get("train", {})
+    n = len(retrain.get("repeats", []))
+    lines = [
+        f"# Model card: genome {retrain.get('hash', genome.hash)[:12]}", "",
+        f"A network of {len(genome.convs)} convolutional and {len(genome.denses)} dense layers "
+        f"(genome from {retrain.get('source', 'a genome file')}), {model['params']:,} parameters, "
+        f"{len(model['classes'])} classes: {', '.join(model['classes'])}.", "",
+        "## Architecture", "", "```", genome_tables(genome), "```", "",
+        "## Scores", "",
+        f"- this network (the best of the retrain's round-one trainings, by validation): validation accuracy "
+        f"{model['val_accuracy']:.4f}, test accuracy {model['test_accuracy']:.4f}",
+        f"- the genome retrained {n} time{'s' if n != 1 else ''}, each scored as the run's fitness "
+        f"(the mean of {retrain.get('fitness', {}).get('rounds', 1)} validation round(s) x "
+        f"{retrain.get('fitness', {}).get('repeats', 1)} training(s)):",
+        f"  - validation accuracy {_spread(retrain['val_accuracy'])}",
+        f"  - test accuracy {_spread(retrain['test_accuracy'])}",
+    ]
+    if "selection_bias" in retrain:
+        lines.append(f"  - selection bias (the run's recorded fitness minus the retrained mean): "
+                     f"{retrain['selection_bias']:+.4f}")
+    lines += ["", "## Data", "", *_data_lines(model.get("data", {}))]
+    if feats:
+        lines.append(f"- input: mono audio at {feats['sample_rate']} Hz, padded or trimmed to {feats['duration']} s, "
+                     f"{feats['kind']} features ({feats['n_mels']} mel bands, FFT {feats['n_fft']}, hop "
+                     f"{feats['hop_length']}" + (f", {feats['n_mfcc']} coefficients" if feats["kind"] == "mfcc" else "")
+                     + f"): {pre['input_shape'][0]} channels x {pre['input_shape'][1]} frames")
+    else:
+        lines.append(f"- input: features shaped {pre['input_shape']} (trained on given features, not audio)")
+    lines += ["- standardised per channel with the training set's mean and std (preprocess.json)", "",
+              "## Training", "",
+              *[f"- `train.{k}`: {v}" for k, v in sorted(train.items()) if not isinstance(v, (dict, list))],
+              "", f"![learning curve]({CURVE})", "", "## Files", "",
+              *[f"- `{name}`: {what}" for name, what in files.items()], ""]
+    (out / CARD).write_text("\n".join(lines))
+    _plot(out / CURVE, model)
+
+
+def _plot(path: Path, model: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    curve, losses = model.get("curve") or [], model.get("losses") or []
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    epochs = range(1, len(curve) + 1)
+    ax.plot(epochs, curve, marker="o", label="validation accuracy")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    handles = ax.get_lines()
+    if losses:
+        ax2 = ax.twinx()
+        handles += ax2.plot(range(1, len(losses) + 1), losses, color="tab:red", linestyle="--", label="training loss")
+        ax2.set_ylabel("training loss")
+    ax.set_title("learning curve of this network")
+    fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -16,49 +16,15 @@ from pathlib import Path
 import numpy as np
 
 
-def graph_module(model_dir: Path):  # noqa: ANN201 - a torch module
-    """waves (batch, samples) at the model's rate -> probabilities, features in torch."""
-    import torch
-
-    from garay.data.logmel import AMIN, mel_filters
+def graph_module(model_dir: Path):  # noqa: ANN201 - a torch module and the package
+    """The package's network behind garay.serve.graph's features (what garay-export
+    exports when they agree), built afresh from weights.npz."""
+    from garay.serve.graph import build
     from garay.serve.model import load_model
 
     model = load_model(model_dir, "torch")
-    pre = model.preprocess
-    f = pre.features
-    assert f is not None and f.kind == "logmel", "this check covers log-mel packages"
-
-    class Graph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model.module
-            n = f.n_fft
-            # the periodic Hann window, as training's (garay.data.logmel.hann)
-            self.register_buffer("window", torch.hann_window(n, periodic=True, dtype=torch.float32))
-            self.register_buffer("mel", torch.from_numpy(mel_filters(f.sample_rate, n, f.n_mels)))
-            self.register_buffer("mean", torch.tensor(pre.mean, dtype=torch.float32).reshape(1, -1, 1))
-            self.register_buffer("std", torch.tensor(pre.std, dtype=torch.float32).reshape(1, -1, 1))
-
-        def forward(self, waves: torch.Tensor) -> torch.Tensor:
-            half = f.n_fft // 2
-            y = torch.nn.functional.pad(waves, (half, half))  # centred frames, zero padding
-            frames = y.unfold(-1, f.n_fft, f.hop_length) * self.window  # (batch, frames, n_fft)
-            spec = torch.fft.rfft(frames, dim=-1)
-            power = spec.real ** 2 + spec.imag ** 2
-            mel = torch.matmul(power, self.mel.T).transpose(1, 2)  # (batch, mels, frames)
-            db = 10.0 * torch.log10(torch.clamp(mel, min=AMIN))
-            return torch.softmax(self.net((db - self.mean) / self.std), dim=1)
-
-        def features(self, waves: torch.Tensor) -> torch.Tensor:
-            half = f.n_fft // 2
-            y = torch.nn.functional.pad(waves, (half, half))
-            frames = y.unfold(-1, f.n_fft, f.hop_length) * self.window
-            spec = torch.fft.rfft(frames, dim=-1)
-            power = spec.real ** 2 + spec.imag ** 2
-            db = 10.0 * torch.log10(torch.clamp(torch.matmul(power, self.mel.T).transpose(1, 2), min=AMIN))
-            return (db - self.mean) / self.std
-
-    return Graph().eval(), model
+    assert model.preprocess.features is not None, "this check needs a package trained on audio"
+    return build(model.module, model.preprocess, "waves"), model
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """Predictions per second of an exported model package, per backend (torch, TorchScript,
 ONNX Runtime), measured in one run on this machine:
 
-- the network alone: standardised features in, probabilities out, in batches of 64 and
-  one example at a time (a service answering single requests);
+- the graph alone, in batches of 64 and one example at a time (a service answering single
+  requests): for torch the network on standardised features (the features computed
+  apart, in numpy), for TorchScript and ONNX the exported graph on decoded waves (its
+  features inside);
 - end to end: WAV files read, decoded, featurised and standardised, then classified
   (garay-predict's path), where the features dominate.
 
@@ -60,18 +62,20 @@ def main() -> None:
     x, errors = models["torch"].preprocess.from_files(files[:64])
     if len(x) < 64 or any(errors):
         raise SystemExit("give at least 64 audio files that decode")
-    one = x[:1]
+    waves, _ = models["torch"].preprocess.waves_from_files(files[:64])
     print(f"model {args.model_dir}: input {tuple(x.shape[1:])}, {len(files)} files; torch threads "
           f"{torch.get_num_threads()}")
     rows = []
     for name, m in models.items():
-        batched = rate(lambda m=m: len(m.probabilities(x)), args.seconds, args.rounds)
-        single = rate(lambda m=m: len(m.probabilities(one)), args.seconds, args.rounds)
+        # each backend's own input: features for torch, waves for a graph with the features inside
+        inp = waves if m.takes == "waves" else x
+        batched = rate(lambda m=m, inp=inp: len(m.probabilities(inp)), args.seconds, args.rounds)
+        single = rate(lambda m=m, inp=inp: len(m.probabilities(inp[:1])), args.seconds, args.rounds)
         files_s = rate(lambda m=m: len(m.predict_files(files)), args.seconds, 1)
         rows.append((name, batched, single, files_s))
         print(f"  {name}: done", flush=True)
     base = dict((r[0], r) for r in rows)["torch"]
-    print("\nbackend       network, batch 64   network, 1 at a time   files end to end (decode+features+network)")
+    print("\nbackend       graph, batch 64     graph, 1 at a time     files end to end (decode+features+network)")
     for name, batched, single, files_s in rows:
         print(f"{name:<12} {batched:>9,.0f} /s ({batched / base[1]:.2f}x) {single:>9,.0f} /s ({single / base[2]:.2f}x)"
               f" {files_s:>9,.0f} files/s ({files_s / base[3]:.2f}x)")

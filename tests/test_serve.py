@@ -242,6 +242,8 @@ def test_refused_exports_write_nothing(package, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and not any((tmp_path / "empty").iterdir())
     proc = _cli("garay-export", str(retrain), "outt=x")
     assert proc.returncode == 2 and "outt: is not a garay-export setting" in proc.stderr
+    proc = _cli("garay-export", str(retrain), "repeats=two")
+    assert proc.returncode == 2 and "repeats: must be a whole number" in proc.stderr
     assert sorted(p.name for p in retrain.iterdir() if not p.name.startswith(".")) == sorted(
         ["best_model.json", "best_model.npz", "garay-best.log", "retrain.json"])
     proc = _cli("garay-predict", str(tmp_path / "empty"), "x.wav")

@@ -254,6 +254,8 @@ def _parse(argv: Sequence[str]) -> dict[str, Any]:
         elif key in ("out", "run_dir"):
             args[key] = value
         elif key == "repeats":
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError("repeats", f"must be a whole number, at least 1; got {value!r}")
             args["repeats"] = int(value)
         elif key == "retrain":
             if value.lower() not in ("true", "false"):

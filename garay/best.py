@@ -233,10 +233,12 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                "fitness": {"rounds": len(rounds), "repeats": settings.repeats},
                "input_shape": list(dataset.input_shape)}
     if "recorded" in known:  # how much the run's best was flattered by being the best of many
-        results["selection_bias"] = known["recorded"]["fitness"] - results["val_accuracy"]["mean"]
+        # fitness against fitness: accuracy, or fitness.metric when the run chose one
+        results["selection_bias"] = known["recorded"]["fitness"] - statistics.fmean(r["fitness"] for r in repeats)
     out.mkdir(parents=True, exist_ok=True)  # after the last refusal (the genome fits the data)
     if cfg.save_weights and best_model is not None:
         save_weights(best_model, out / "best_model.npz")
+        from garay.plugins import metric_name
         from garay.serve.preprocess import Preprocess
 
         # What garay-export packages with the weights: the input pipeline (the training
@@ -247,6 +249,9 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
             "curve": list(best_ev.curve), "losses": list(best_ev.losses), "epochs": best_ev.epochs,
             "params": best_ev.params, "weights": "best_model.npz",
             "preprocess": Preprocess.of(cfg.data, dataset).to_dict(),
+            # fitness.metric, when the run chose one: its name and this network's scores
+            **({"metric": metric_name(cfg.fitness.metric), "val_metric": best_ev.val_metric,
+                "test_metric": best_ev.test_metric} if best_ev.val_metric is not None else {}),
             "data": {"name": cfg.data.name, **{k: v for k, v in dataset.info.items() if k != "prepared_on"}}})
     write_json_atomic(out / RESULTS, results)
     _print(results, genome, out)
@@ -262,10 +267,14 @@ def _mean(trainings: list[Any]) -> Any:
     if failed:
         return failed[0]
     val = statistics.fmean(t.val_accuracy for t in trainings)
-    return dataclasses.replace(trainings[0], fitness=val, val_accuracy=val,
+    # fitness.metric's scores are averaged like the accuracies, and the fitness is theirs
+    metric = {} if trainings[0].val_metric is None else {
+        "val_metric": statistics.fmean(t.val_metric for t in trainings),
+        "test_metric": statistics.fmean(t.test_metric for t in trainings)}
+    return dataclasses.replace(trainings[0], fitness=statistics.fmean(t.fitness for t in trainings), val_accuracy=val,
                                test_accuracy=statistics.fmean(t.test_accuracy for t in trainings),
                                seconds=sum(t.seconds for t in trainings),
-                               val_scores=tuple(t.val_accuracy for t in trainings))
+                               val_scores=tuple(t.val_accuracy for t in trainings), **metric)
 
 
 def _print(results: dict[str, Any], genome: Genome, out: Path) -> None:

@@ -27,6 +27,7 @@ import importlib
 import json
 import sys
 import sysconfig
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,13 +48,19 @@ def target(spec: str | dict[str, Any]) -> str:
     return spec if isinstance(spec, str) else str(spec.get("_target_", ""))
 
 
+def _bound(spec: Any) -> dict[str, Any]:
+    """The keyword arguments a mapping spec binds (its keys without a leading `_`)."""
+    # Mapping: a composed config's DictConfig as well as a plain dict
+    return {k: v for k, v in spec.items() if not k.startswith("_")} if isinstance(spec, Mapping) else {}
+
+
 def resolve(spec: str | dict[str, Any]) -> Callable[..., Any]:
     """The callable a spec names, with its keyword arguments bound."""
     module_name, _, attr = target(spec).rpartition(".")
     if not module_name:
         raise ImportError(f"{target(spec)!r} is not a dotted path (module.name)")
     obj = getattr(importlib.import_module(module_name), attr)
-    kwargs = {k: v for k, v in spec.items() if not k.startswith("_")} if isinstance(spec, dict) else {}
+    kwargs = _bound(spec)
     return functools.partial(obj, **kwargs) if kwargs else obj
 
 
@@ -86,7 +93,7 @@ def metric_name(spec: str | dict[str, Any] | None) -> str:
     if spec is None:
         return "accuracy"
     name = target(spec).rpartition(".")[2] or "metric"
-    kwargs = {k: v for k, v in spec.items() if not k.startswith("_")} if isinstance(spec, dict) else {}
+    kwargs = _bound(spec)
     return name + (f"({', '.join(f'{k}={v}' for k, v in kwargs.items())})" if kwargs else "")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,9 @@ def test_package_holds_everything_a_user_needs(package):
         assert text in card, text
     assert info["data"]["split"] == "speaker" and info["data"]["test_speakers"] == [TEST_SPEAKER]
     assert (model / "curve.png").stat().st_size > 1000
-    assert (model.stat().st_mode & 0o777) != 0o700  # not mkdtemp's private folder
+    mask = os.umask(0)
+    os.umask(mask)
+    assert model.stat().st_mode & 0o777 == 0o777 & ~mask  # a folder's usual mode, not mkdtemp's 0700
 
 
 def test_torchscript_and_onnx_give_the_in_process_networks_probabilities(package, fsdd_root):
@@ -271,3 +274,25 @@ def garay_load(path: Path):
     import garay
 
     return garay.load_model(path)
+
+
+def test_a_run_with_its_own_metric_is_retrained_and_carded_in_that_metric(tmp_path):
+    from garay.cli import run
+    from garay.plugins import metric_name
+    from garay.serve.export import export_model
+    from tests.conftest import compose_config
+
+    spec = "{_target_:sklearn.metrics.f1_score,average:macro}"
+    run(compose_config(*TINY, "cluster.backend=inprocess", f"fitness.metric={spec}"), run_dir=tmp_path / "run")
+    out = export_model(tmp_path / "run", repeats=2)
+    [retrain] = list((tmp_path / "run" / "retrain").iterdir())
+    results = json.loads((retrain / "retrain.json").read_text())
+    for r in results["repeats"]:  # the fitness is the run's metric, not the accuracy
+        assert r["fitness"] == r["val_metric"] and r["val_metric"] != r["val_accuracy"]
+    recorded = json.loads((tmp_path / "run" / "best.json").read_text())["fitness"]
+    assert results["selection_bias"] == pytest.approx(recorded - np.mean([r["val_metric"] for r in results["repeats"]]))
+    info = json.loads((out / "model.json").read_text())
+    name = metric_name({"_target_": "sklearn.metrics.f1_score", "average": "macro"})
+    assert info["metric"] == name and 0 <= info["val_metric"] <= 1 and 0 <= info["test_metric"] <= 1
+    card = (out / "MODEL.md").read_text()
+    assert f"the run's fitness, {name}: validation {info['val_metric']:.4f}, test {info['test_metric']:.4f}" in card

@@ -44,7 +44,7 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _files(folder: Path) -> list[Path]:
+def visible_files(folder: Path) -> list[Path]:
     """Every visible file under `folder`, recursively (not into linked folders, as
     Path.rglob), in the order sorted paths have. os.scandir: one call a folder, where
     rglob and is_file cost a stat a file (seconds for a 100k-file corpus)."""
@@ -85,7 +85,7 @@ def list_folder(root: Path, bad: BadFiles, *, speaker_pattern: Optional[str] = N
         log.warning("data.root %s: ignoring %d file(s) outside the class sub-folders", root, len(loose))
     recordings = []
     for class_dir in class_dirs:
-        files = _files(class_dir)
+        files = visible_files(class_dir)
         if not files:
             bad.report(DataError(class_dir, "class folder is empty"))
         for path in files:

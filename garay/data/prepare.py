@@ -20,6 +20,7 @@ a pipe to be copied again by the driver; the driver only closes the gaps bad fil
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
 
@@ -66,17 +67,23 @@ _ROWS: np.ndarray | None = None
 Todo = list[tuple[int, str, str, bytes]]  # cache misses: (position in chunk, path, content hash, bytes)
 
 
+def read_file(path: "str | os.PathLike[str]") -> tuple[bytes | None, str | None]:
+    """A file's bytes, or None and why it cannot be read (a bad file's reason)."""
+    try:
+        with open(path, "rb", buffering=0) as f:  # unbuffered: one read, no copy
+            return f.read(), None
+    except OSError as exc:
+        return None, f"cannot read ({exc.strerror or exc})"
+
+
 def _read(paths: Sequence[str], cache: FeatureCache) -> tuple[list[np.ndarray | None], list[str | None], Todo]:
     """Read, hash and look up each file: (cached features, read errors, the misses)."""
     found: list[np.ndarray | None] = [None] * len(paths)
     errors: list[str | None] = [None] * len(paths)
     todo: Todo = []
     for i, path in enumerate(paths):
-        try:
-            with open(path, "rb", buffering=0) as f:  # unbuffered: one read, no copy
-                data = f.read()
-        except OSError as exc:
-            errors[i] = f"cannot read ({exc.strerror or exc})"
+        data, errors[i] = read_file(path)
+        if data is None:
             continue
         digest = content_hash(data)
         found[i] = cache.get(digest)
@@ -102,9 +109,7 @@ def _blas() -> Any:
 
 def featurise_waves(waves: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     """Features of decoded waves (files, samples), FEATURE_BATCH at a time, as every
-    preparation computes them (a model package's predictor too: garay.serve)."""
-    if not len(waves):
-        return np.zeros((0, 0, 0), np.float32)
+    preparation computes them (a model package's predictor too: garay.serve); at least one."""
     # One BLAS thread: a multi-threaded matrix product sums in another order, so the
     # features' last bits would depend on the machine's cores (a Ray task has one).
     with _blas().limit(limits=1):

@@ -47,7 +47,9 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
         "## Architecture", "", "```", genome_tables(genome), "```", "",
         "## Scores", "",
         f"- this network (the best of the retrain's round-one trainings, by validation): validation accuracy "
-        f"{model['val_accuracy']:.4f}, test accuracy {model['test_accuracy']:.4f}",
+        f"{model['val_accuracy']:.4f}, test accuracy {model['test_accuracy']:.4f}"
+        + (f"; the run's fitness, {model['metric']}: validation {model['val_metric']:.4f}, test "
+           f"{model['test_metric']:.4f}" if model.get("metric") else ""),
         f"- the genome retrained {n} time{'s' if n != 1 else ''}, each scored as the run's fitness "
         f"(the mean of {retrain.get('fitness', {}).get('rounds', 1)} validation round(s) x "
         f"{retrain.get('fitness', {}).get('repeats', 1)} training(s)):",
@@ -55,7 +57,7 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
         f"  - test accuracy {_spread(retrain['test_accuracy'])}",
     ]
     if "selection_bias" in retrain:
-        lines.append(f"  - selection bias (the run's recorded fitness minus the retrained mean): "
+        lines.append(f"  - selection bias (the run's recorded fitness minus the retrained mean fitness): "
                      f"{retrain['selection_bias']:+.4f}")
     lines += ["", "## Data", "", *_data_lines(model.get("data", {}))]
     if feats:

@@ -76,8 +76,9 @@ def _retrain(run: Path, repeats: int) -> None:
         raise ConfigError("run_dir", f"retraining {run} failed (exit status {done.returncode}); see above")
 
 
-def _check_source(source: Path, retrain: bool) -> Path | None:
-    """The retrain folder, or None when one must be trained first; refuses a bad call."""
+def _check_source(source: Path, retrain: bool) -> tuple[Path, dict[str, Any]] | None:
+    """The retrain folder and its best_model.json, or None when one must be trained
+    first; refuses a bad call."""
     if not source.is_dir():
         raise ConfigError("run_dir", f"{source} is not a folder (a garay run, or a garay-best retrain folder)")
     trained = find_trained(source)
@@ -93,7 +94,7 @@ def _check_source(source: Path, retrain: bool) -> Path | None:
     if "preprocess" not in info:
         raise ConfigError("run_dir", f"{trained} was retrained by an earlier garay that did not save its input "
                                      f"pipeline: run `garay-best run_dir={source}` again, then export")
-    return trained
+    return trained, info
 
 
 def export_model(source: Path | str, out: Path | str | None = None, *, retrain: bool = True,
@@ -106,11 +107,11 @@ def export_model(source: Path | str, out: Path | str | None = None, *, retrain: 
     out = Path(out) if out is not None else source / "model"
     if out.exists() and any(out.iterdir()):
         raise ConfigError("out", f"{out} exists and is not empty: choose another out=DIR, or remove it")
-    trained = _check_source(source, retrain)
-    if trained is None:
+    found = _check_source(source, retrain)
+    if found is None:
         _retrain(source, repeats)
-        trained = _check_source(source, retrain=False)
-    model = json.loads((trained / MODEL_JSON).read_text())
+        found = _check_source(source, retrain=False)
+    trained, model = found
     results = json.loads((trained / RETRAIN_JSON).read_text())
     # Written beside OUT, then renamed: a failure leaves no half-written package.
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,12 +26,13 @@ PROGRESS_FROM = 200  # files: a progress bar on stderr from this many on
 
 def audio_files(targets: Sequence[str]) -> list[Path]:
     """The files named, and the audio files under the folders named, in order."""
+    from garay.data.folder import visible_files  # as data=folder lists a class folder
+
     out: list[Path] = []
     for t in targets:
         p = Path(t)
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
-                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            out += [f for f in visible_files(p) if f.suffix.lower() in AUDIO_EXTENSIONS]
         else:
             out.append(p)  # a missing file is reported as one
     return out

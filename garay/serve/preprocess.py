@@ -113,19 +113,15 @@ class Preprocess:
             return np.zeros((0, *self.input_shape), np.float32)
         return self.standardise(featurise_waves(np.asarray(waves, dtype=np.float32), settings))
 
-    def from_waves(self, waves: Sequence[np.ndarray] | np.ndarray, sample_rate: int) -> np.ndarray:
-        """Network inputs (standardised features) from mono waveforms at `sample_rate`."""
-        return self.features_of(self.fit_waves(waves, sample_rate))
-
     def _read(self, paths: Sequence[str | Path]) -> tuple[list[tuple[int, str, str, bytes]], list[str | None]]:
+        """The files' bytes as decode_and_featurise takes them, and per file a read error."""
+        from garay.data.prepare import read_file
+
         todo, errors = [], [None] * len(paths)
         for i, path in enumerate(paths):
-            try:
-                data = Path(path).read_bytes()
-            except OSError as exc:
-                errors[i] = f"cannot read ({exc.strerror or exc})"
-                continue
-            todo.append((i, str(path), "", data))
+            data, errors[i] = read_file(path)
+            if data is not None:
+                todo.append((i, str(path), "", data))
         return todo, errors
 
     def waves_from_files(self, paths: Sequence[str | Path]) -> tuple[np.ndarray, list[str | None]]:

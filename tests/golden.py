@@ -99,9 +99,16 @@ def without_added(expected: dict[str, Any], now: dict[str, Any]) -> dict[str, An
     before = expected.get("checkpoint.json", {}).get("identity", {})
     identity = now.get("checkpoint.json", {}).get("identity", {})
     for key, neutral in ADDED.items():
-        group, name = key.split(".")
-        if name not in before.get(group, {}) and identity.get(group, {}).get(name) == neutral:
-            identity[group].pop(name)
+        *path, name = key.split(".")
+        was, node = before, identity
+        for part in path:
+            was, node = was.get(part, {}), node.get(part, {})
+        if name not in was and node.get(name) == neutral:
+            node.pop(name)
+    for group, settings in identity.items():  # a group of added settings (train.augment), now empty
+        for name in [n for n, v in settings.items() if v == {} and n not in before.get(group, {})] \
+                if isinstance(settings, dict) else ():
+            settings.pop(name)
     return now
 
 

@@ -107,8 +107,9 @@ def test_torchscript_and_onnx_give_the_in_process_networks_probabilities(package
         load_model(model_dir, "onnx").predict_features(raw)
 
 
-@pytest.mark.parametrize("kind", ["logmel", "mfcc", "waveform"])
-def test_features_inside_the_graph_match_trainings_numpy_features(kind, fsdd_root):
+@pytest.mark.parametrize("kind, normalize", [("logmel", "dataset"), ("mfcc", "dataset"), ("waveform", "dataset"),
+                                             ("logmel", "utterance")])
+def test_features_inside_the_graph_match_trainings_numpy_features(kind, normalize, fsdd_root):
     import torch
 
     from garay.data.features import FeatureSettings
@@ -117,15 +118,17 @@ def test_features_inside_the_graph_match_trainings_numpy_features(kind, fsdd_roo
 
     settings = FeatureSettings(kind=kind)
     shape = {"logmel": (32, 63), "mfcc": (20, 63), "waveform": (1, 8000)}[kind]
-    pre = Preprocess(input_shape=shape, mean=(0.0,) * shape[0], std=(1.0,) * shape[0], features=settings)
+    pre = Preprocess(input_shape=shape, mean=(0.0,) * shape[0], std=(1.0,) * shape[0], features=settings,
+                     normalize=normalize)
     waves, _ = pre.waves_from_files(_speaker_files(fsdd_root, "george")[:40])
     waves = np.concatenate([waves, probe_waves(pre)])
     want = pre.features_of(waves)
     # standardised as a trained package would be: by the spread of these features
     mean, std = want.mean(axis=(0, 2)), want.std(axis=(0, 2)) + 1e-6
-    pre = Preprocess(input_shape=shape, mean=tuple(mean.tolist()), std=tuple(std.tolist()), features=settings)
+    pre = Preprocess(input_shape=shape, mean=tuple(mean.tolist()), std=tuple(std.tolist()), features=settings,
+                     normalize=normalize)
     with torch.inference_mode():
-        got = Features(settings, pre.mean, pre.std)(torch.from_numpy(waves)).numpy()
+        got = Features(settings, pre.mean, pre.std, normalize)(torch.from_numpy(waves)).numpy()
     want = pre.features_of(waves)
     assert got.shape == want.shape == (len(waves), *shape)
     assert np.abs(got - want).max() <= 1e-3, kind  # standardised units; the probabilities are checked at export

@@ -20,6 +20,7 @@ from garay.search.blueprint import Blueprint
 GA_MODES = ("generational", "async", "random", "regularized", "local", "tpe")
 OBJECTIVES = ("fitness", "params", "latency")
 POLICIES = ("none", "halving", "median")  # train.early_stop (garay.fidelity)
+NORMALIZE = ("dataset", "utterance")  # data.normalize (garay.data.dataset)
 
 
 def _space(name: str) -> Any:
@@ -88,6 +89,25 @@ class GAConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """`train.augment`: augmentations of every training batch, on the worker's device
+    (garay.execution.augment). Each is off at its default, as the study trained."""
+
+    # SpecAugment (Park et al. 2019): this many masks per example along each axis, each of a
+    # width drawn uniformly from 0..*_width (frames / feature channels); masked values are 0,
+    # the training set's mean after standardisation.
+    time_masks: int = 0
+    time_width: int = 8
+    freq_masks: int = 0
+    freq_width: int = 4
+    shift: float = 0.0  # random time shift of each example by up to this fraction of its frames (zero-filled)
+    # A vocal-tract-length-like warp of the mel axis (features=logmel): each example's bands
+    # stretched by a factor drawn uniformly from [1 - warp, 1 + warp], linearly interpolated.
+    warp: float = 0.0
+    mixup: float = 0.0  # mixup's Beta(alpha, alpha) (Zhang et al. 2018): each batch mixed with a shuffle of itself
+
+
+@dataclass
 class TrainConfig:
     epochs: int = 20
     batch_size: int = 32
@@ -103,6 +123,7 @@ class TrainConfig:
     grace_epochs: int = 2  # no genome is stopped before this many epochs (the first rung)
     rungs: Optional[list[int]] = None  # explicit rung epochs; null: epochs / eta^k down to grace_epochs
     trainer: Optional[Any] = None  # your trainer factory (garay.plugins): a dotted path or {_target_: ...}
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -140,6 +161,9 @@ class DataConfig:
     speaker_pattern: Optional[str] = None  # data=folder: regex over file names with (?P<speaker>...), or speech_commands
     exclude: list[str] = field(default_factory=list)  # data=folder: class folders left out (globs)
     workers: Optional[int] = None  # processes decoding and featurising (and generating); null: every core
+    # dataset: standardise with the training set's per-channel mean and std (the study's way) |
+    # utterance: first each example by its own per-channel mean and std over time (CMVN), then so
+    normalize: str = "dataset"
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from garay.config.schema import GA_MODES, OBJECTIVES, POLICIES
+from garay.config.schema import GA_MODES, NORMALIZE, OBJECTIVES, POLICIES
 from garay.errors import ConfigError
 from garay.search.blueprint import ACTIVATIONS, CHOICE_FIELDS
 
@@ -79,6 +79,7 @@ def validate(cfg: Any) -> None:
     _check(
         train.timeout_s is None or train.timeout_s > 0, "train.timeout_s", f"must be positive or null, got {train.timeout_s}"
     )
+    _check_augment(cfg)
     _check(bp.max_layers >= 1, "blueprint.max_layers", f"must be at least 1, got {bp.max_layers}")
     _check(bp.conv_dim in (1, 2), "blueprint.conv_dim", f"must be 1 or 2, got {bp.conv_dim}")
     for name in CHOICE_FIELDS:
@@ -134,6 +135,8 @@ def validate(cfg: Any) -> None:
         from garay.data.folder import speaker_regex
 
         speaker_regex(data.speaker_pattern)  # a ConfigError naming the key, before anything runs
+    _check(data.get("normalize", "dataset") in NORMALIZE, "data.normalize",
+           f"must be one of {', '.join(NORMALIZE)}; got {data.get('normalize')!r}")
     _check(data.workers is None or data.workers >= 1, "data.workers", f"must be >= 1 or null (every core), got {data.workers}")
     _check(data.name != "folder" or data.loader is not None or data.split not in ("speaker", "hash")
            or data.speaker_pattern is not None, "data.speaker_pattern",
@@ -142,3 +145,24 @@ def validate(cfg: Any) -> None:
         _check(len(data.test_speakers) > 0, "data.test_speakers", "must name at least one speaker for data.split=speaker")
         both = sorted(set(data.test_speakers) & set(data.val_speakers))
         _check(not both, "data.val_speakers", f"must not share speakers with data.test_speakers; both hold {both}")
+
+
+def _check_augment(cfg: Any) -> None:
+    """train.augment: counts and widths whole and >= 0, fractions in range, and the mel-axis
+    warp only where there is a mel axis."""
+    aug = cfg.train.get("augment")
+    if aug is None:
+        return
+    for key in ("time_masks", "time_width", "freq_masks", "freq_width"):
+        _check(aug[key] >= 0, f"train.augment.{key}", f"must be >= 0 (0: off), got {aug[key]}")
+    _check(0 <= aug.shift < 1, "train.augment.shift", f"must be a fraction of the frames in [0, 1) (0: off), got {aug.shift}")
+    _check(0 <= aug.warp < 1, "train.augment.warp", f"must be in [0, 1) (0: off; 0.1 stretches the mel axis by "
+                                                    f"0.9-1.1), got {aug.warp}")
+    _check(aug.mixup >= 0, "train.augment.mixup", f"must be >= 0 (0: off; Beta(alpha, alpha), e.g. 0.2), got {aug.mixup}")
+    data = cfg.data
+    given = data.name == "npz" or data.get("loader") is not None
+    _check(not aug.warp or (data.features == "logmel" and not given), "train.augment.warp",
+           "warps the mel axis: it needs log-mel features (data.features=logmel, audio data), got "
+           + ("given features (data=npz or data.loader)" if given else f"data.features={data.features}"))
+    _check(not (aug.freq_masks and aug.freq_width) or data.features != "waveform" or given, "train.augment.freq_masks",
+           "masks feature channels: data.features=waveform has one channel; use logmel or mfcc, or time masks")

@@ -38,6 +38,7 @@ def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: b
             rounds=rounds,
             workers=cfg.get("workers"),
             progress=progress,
+            normalize=cfg.get("normalize", "dataset"),
         )
     # Imported here so that the synthetic default never pays for the audio stack's imports.
     if cfg.name in ("fsdd", "folder"):

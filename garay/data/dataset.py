@@ -52,11 +52,12 @@ class Dataset:
 
 def split_dataset(
     x: np.ndarray, y: np.ndarray, parts: Sequence[tuple[np.ndarray, ...]], classes: tuple[str, ...], *, name: str,
-    info: dict
+    info: dict, normalize: str = "dataset",
 ) -> Dataset:
     """Features `x` and labels `y` cut into (train, val, test) indices, standardised with
     training statistics: `parts[0]` is the split, any further ones the extra validation
-    rounds. Raises ConfigError (data.split) when a part is empty.
+    rounds. With `normalize="utterance"` each example is first standardised by itself
+    (normalise_utterances). Raises ConfigError (data.split) when a part is empty.
 
     `x` is consumed: when the first split uses every example once, its three parts are
     views of `x` itself, reordered in place, so the driver never holds a second copy of
@@ -66,6 +67,9 @@ def split_dataset(
     for p in parts:
         check_split(p, str(info.get("split", "?")))
     x = np.ascontiguousarray(x, dtype=np.float32)  # a copy only if it is not float32 already
+    if normalize == "utterance":
+        normalise_utterances(x)
+        info = {**info, "normalize": normalize}
     # Further rounds first: they read x before the first split reorders it.
     rounds = tuple(_cut(x[np.concatenate(p)], y, p, classes, name, info) for p in parts[1:])
     order = np.concatenate(parts[0])
@@ -91,6 +95,18 @@ def _cut(x: np.ndarray, y: np.ndarray, part: tuple[np.ndarray, ...], classes: tu
         block /= std
     return Dataset(x_train=x_train, y_train=y[train], x_val=x_val, y_val=y[val], x_test=x_test, y_test=y[test],
                    classes=classes, name=name, info=info, mean=mean, std=std)
+
+
+def normalise_utterances(x: np.ndarray) -> np.ndarray:
+    """Cepstral mean and variance normalisation, per utterance, in place: each example's
+    every channel less its mean over time, over its standard deviation over time (+ 1e-6,
+    so a constant channel becomes 0), in float32. Returns `x`."""
+    for block in _blocks(x):
+        block -= block.mean(axis=2, keepdims=True)
+        scale = np.sqrt(np.square(block).mean(axis=2, keepdims=True))
+        scale += np.float32(1e-6)
+        block /= scale
+    return x
 
 
 def permute_rows(x: np.ndarray, order: np.ndarray) -> None:

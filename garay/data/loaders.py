@@ -68,7 +68,7 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
             "duration": settings.duration, "split": cfg.split, "skipped": len(bad.paths),
             "cache_dir": str(cache.root), "cache_hits": cache.hits, "cache_misses": cache.misses,
             "prepared_on": where, **split_info}
-    return split_dataset(x, y, parts, classes, name=cfg.name, info=info)
+    return split_dataset(x, y, parts, classes, name=cfg.name, info=info, normalize=cfg.get("normalize", "dataset"))
 
 
 def _split(cfg: Any, root: Path, recordings: list[Recording], y: np.ndarray, rounds: int,

@@ -57,7 +57,8 @@ def from_arrays(cfg: Any, arrays: dict[str, Any], path: Any, rounds: int = 1, *,
     classes = _class_names(arrays, values, path)
     parts, split_info = _split(cfg, arrays, y.astype(np.int64), path, rounds)
     info = {**info, "split": cfg.split, **split_info}
-    return split_dataset(x.astype(np.float32), y.astype(np.int64), parts, classes, name=name, info=info)
+    return split_dataset(x.astype(np.float32), y.astype(np.int64), parts, classes, name=name, info=info,
+                         normalize=cfg.get("normalize", "dataset"))
 
 
 def _class_names(arrays: dict[str, np.ndarray], values: np.ndarray, path: Any) -> tuple[str, ...]:

@@ -167,6 +167,7 @@ def make_synthetic(
     rounds: int = 1,
     workers: int | None = 1,
     progress: bool = False,
+    normalize: str = "dataset",
 ) -> Dataset:
     """Generate, featurise, split (stratified, seeded) and standardise the synthetic set;
     `rounds` validation rounds (garay.data.splits.validation_rounds); the waveforms are
@@ -186,4 +187,4 @@ def make_synthetic(
     parts = validation_rounds(stratified_split(labels, (val_fraction, test_fraction), seed), rounds, labels, None, seed)
     info = {"seed": seed, "sample_rate": sample_rate, "duration": duration, "features": features, "split": "random"}
     classes = tuple(f"word{c}" for c in range(num_classes))
-    return split_dataset(x, labels.astype(np.int64), parts, classes, name="synthetic", info=info)
+    return split_dataset(x, labels.astype(np.int64), parts, classes, name="synthetic", info=info, normalize=normalize)

@@ -7,10 +7,34 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from garay.config.schema import BlueprintConfig, FitnessConfig, TrainConfig
+from garay.config.schema import AugmentConfig, BlueprintConfig, FitnessConfig, TrainConfig
 
 # `stopped`: early stopping ended the training at a rung (its accuracy is a partial one).
 STATUSES = ("ok", "diverged", "failed", "timeout", "stopped")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """`train.augment` (garay.config.AugmentConfig, whose defaults these are): what
+    garay.execution.augment does to each training batch."""
+
+    time_masks: int = AugmentConfig.time_masks
+    time_width: int = AugmentConfig.time_width
+    freq_masks: int = AugmentConfig.freq_masks
+    freq_width: int = AugmentConfig.freq_width
+    shift: float = AugmentConfig.shift
+    warp: float = AugmentConfig.warp
+    mixup: float = AugmentConfig.mixup
+
+    @property
+    def active(self) -> bool:
+        """False when every augmentation is off (a batch is left exactly as it was)."""
+        return bool((self.time_masks and self.time_width) or (self.freq_masks and self.freq_width)
+                    or self.shift or self.warp or self.mixup)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "Augmentation":
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if cfg is not None and k in cfg})
 
 
 @dataclass(frozen=True)
@@ -27,6 +51,7 @@ class TrainSettings:
     repeats: int = FitnessConfig.repeats  # trainings per validation round, with different seeds
     metric: Any = FitnessConfig.metric  # fitness.metric: None (accuracy) or a garay.plugins spec
     latency: bool = False  # measure inference latency (ga.objectives holds latency)
+    augment: Augmentation = Augmentation()
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrainSettings":
@@ -37,7 +62,7 @@ class TrainSettings:
         return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, noise_level=t.noise_level,
                    timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats,
                    metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric,
-                   latency="latency" in cfg.ga.objectives)
+                   latency="latency" in cfg.ga.objectives, augment=Augmentation.from_config(t.get("augment")))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from torch import nn
 
 from garay import plugins
 from garay.data.dataset import Dataset
+from garay.execution.augment import augment
 from garay.execution.evaluation import Evaluation, TrainSettings, training_seed
 from garay.search.genome import Genome
 from garay.execution.model import build_model, count_parameters
@@ -43,6 +44,10 @@ class DeviceData:
         self.x_train, self.y_train = put(data.x_train, torch.float32), put(data.y_train, torch.long)
         self.x_val, self.y_val = put(data.x_val, torch.float32), put(data.y_val, torch.long)
         self.x_test, self.y_test = put(data.x_test, torch.float32), put(data.y_test, torch.long)
+        # The standardisation the features went through (the mel-axis warp undoes it); None
+        # for a Dataset made by hand without it.
+        self.mean = put(data.mean, torch.float32) if data.mean is not None else None
+        self.std = put(data.std, torch.float32) if data.std is not None else None
 
 
 @torch.no_grad()
@@ -159,7 +164,8 @@ def train_and_score(
     genome: Genome, data: DeviceData | Dataset, settings: TrainSettings, device: str | torch.device, seed: int
 ) -> Evaluation:
     """Train `genome` with Adam on the training split, adding fresh Gaussian noise of std
-    `settings.noise_level` to every batch of every epoch (the study's augmentation), then
+    `settings.noise_level` to every batch of every epoch (the study's augmentation; the
+    others of `settings.augment` before it: garay.execution.augment), then
     score validation (fitness) and test accuracy. Never raises for a bad genome: a NaN/inf
     loss ends as `diverged`, any exception as `failed`, an overrun as `timeout`."""
     return train_model(genome, data, settings, device, seed)[0]
@@ -206,6 +212,7 @@ def train_model(
             epochs_done, spent_before = state.epoch, state.seconds
             curve, losses = list(state.curve), list(state.losses)
         loss_fn = nn.CrossEntropyLoss()
+        augmenting = settings.augment.active
         n = len(data.y_train)
         batches = max(1, math.ceil(n / settings.batch_size))
         while epochs_done < target:
@@ -213,12 +220,15 @@ def train_model(
             epoch_loss = torch.zeros((), device=data.device)
             for b in range(0, n, settings.batch_size):
                 idx = order[b:b + settings.batch_size]
-                x = data.x_train[idx]
+                x, y, mix = data.x_train[idx], data.y_train[idx], None
+                if augmenting:
+                    x, mix = augment(x, settings.augment, gen, mean=data.mean, std=data.std)
                 if settings.noise_level > 0:
                     x = x + settings.noise_level * torch.randn(
                         x.shape, generator=gen, device=data.device, dtype=x.dtype
                     )
-                loss = loss_fn(model(x), data.y_train[idx])
+                logits = model(x)
+                loss = loss_fn(logits, y) if mix is None else mix.loss(loss_fn, logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
+from garay.config.schema import AugmentConfig
 from garay.errors import ConfigError
 from garay.results.runlog import RUNGS, RunLog
 
 
 # Settings added to garay since run directories were first written, and the value under
 # which a run behaves as it did before they existed: an earlier run resumes at that value.
-ADDED = {"ga.crossover": True, "ga.screen": 0, "ga.reevaluate": 0}
+ADDED = {"ga.crossover": True, "ga.screen": 0, "ga.reevaluate": 0, "data.normalize": "dataset",
+         **{f"train.augment.{k}": v for k, v in asdict(AugmentConfig()).items()}}
 
 
 def run_identity(cfg: DictConfig) -> dict[str, Any]:

@@ -67,9 +67,15 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
                      + f"): {pre['input_shape'][0]} channels x {pre['input_shape'][1]} frames")
     else:
         lines.append(f"- input: features shaped {pre['input_shape']} (trained on given features, not audio)")
-    lines += ["- standardised per channel with the training set's mean and std (preprocess.json)", "",
-              "## Training", "",
+    per_utterance = pre.get("standardise", {}).get("normalize") == "utterance"
+    augment = train.get("augment") or {}
+    augmented = any(augment.get(k) for k in ("time_masks", "freq_masks", "shift", "warp", "mixup"))
+    lines += [("- each example standardised per channel by its own mean and std over time (CMVN), then "
+               if per_utterance else "- ") + "standardised per channel with the training set's mean and std "
+              "(preprocess.json)", "", "## Training", "",
               *[f"- `train.{k}`: {v}" for k, v in sorted(train.items()) if not isinstance(v, (dict, list))],
+              *([f"- `train.augment.{k}`: {v}" for k, v in sorted(augment.items())] if augmented
+                else ["- no augmentation but `train.noise_level`"]),
               "", f"![learning curve]({CURVE})", "", "## Files", "",
               *[f"- `{name}`: {what}" for name, what in files.items()], ""]
     (out / CARD).write_text("\n".join(lines))

@@ -41,8 +41,9 @@ class Features(torch.nn.Module):
     """Waves (batch, samples) -> standardised features (batch, channels, frames), as
     garay.data.features computes them, in float32."""
 
-    def __init__(self, settings: FeatureSettings, mean: Any, std: Any):
+    def __init__(self, settings: FeatureSettings, mean: Any, std: Any, normalize: str = "dataset"):
         super().__init__()
+        self.utterance = normalize == "utterance"
         self.kind, self.n_fft, self.hop = settings.kind, settings.n_fft, settings.hop_length
         n = settings.n_fft
         self.register_buffer("window", torch.hann_window(n, periodic=True, dtype=torch.float32))
@@ -68,6 +69,9 @@ class Features(torch.nn.Module):
             x = 10.0 * torch.log10(torch.clamp(torch.matmul(power, self.mel), min=AMIN)).transpose(1, 2)
             if self.kind == "mfcc":
                 x = torch.matmul(self.dct, x)
+        if self.utterance:  # garay.data.dataset.normalise_utterances
+            x = x - x.mean(dim=2, keepdim=True)
+            x = x / (torch.sqrt((x * x).mean(dim=2, keepdim=True)) + 1e-6)
         return (x - self.mean) / self.std
 
 
@@ -84,7 +88,8 @@ def build(net: torch.nn.Module, preprocess: Any, takes: str) -> torch.nn.Module:
     """The graph to export (eval mode): `takes` "waves" or "features"."""
     if takes == "features":
         return Probabilities(net).eval()
-    return WavesToProbabilities(Features(preprocess.features, preprocess.mean, preprocess.std), net).eval()
+    return WavesToProbabilities(Features(preprocess.features, preprocess.mean, preprocess.std,
+                                         preprocess.normalize), net).eval()
 
 
 def probe_waves(preprocess: Any, n: int = 32, seed: int = 0) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from garay.data.dataset import normalise_utterances
 from garay.data.features import FeatureSettings
 
 # data=npz and data.loader hand garay features, not audio: such a model takes features.
@@ -34,6 +35,8 @@ class Preprocess:
     # What the exported graphs (TorchScript, ONNX) take, set by garay-export: "waves" (the
     # features are inside the graph: garay.serve.graph) or "features" (standardised).
     graph_input: str = "features"
+    # data.normalize: "utterance" standardises each example by itself (CMVN) before mean and std
+    normalize: str = "dataset"
 
     @classmethod
     def of(cls, data_cfg: Any, dataset: Any) -> "Preprocess":
@@ -41,7 +44,8 @@ class Preprocess:
         features = FeatureSettings.from_config(data_cfg) if data_cfg.name in AUDIO_DATA and \
             data_cfg.get("loader") is None else None
         return cls(input_shape=tuple(dataset.input_shape), mean=tuple(float(v) for v in dataset.mean.ravel()),
-                   std=tuple(float(v) for v in dataset.std.ravel()), features=features)
+                   std=tuple(float(v) for v in dataset.std.ravel()), features=features,
+                   normalize=str(data_cfg.get("normalize", "dataset")))
 
     # --- preprocess.json -----------------------------------------------------------------
 
@@ -49,15 +53,17 @@ class Preprocess:
         return {"input": "audio" if self.features else "features", "graph_input": self.graph_input,
                 "input_shape": list(self.input_shape),
                 "features": asdict(self.features) if self.features else None,
-                "standardise": {"mean": list(self.mean), "std": list(self.std),
-                                "how": "(x - mean) / std per channel, float32; std includes training's 1e-6"}}
+                "standardise": {"mean": list(self.mean), "std": list(self.std), "normalize": self.normalize,
+                                "how": "(x - mean) / std per channel, float32; std includes training's 1e-6"
+                                       + ("; first each example per channel: (x - its mean over time) / (its std "
+                                          "over time + 1e-6)" if self.normalize == "utterance" else "")}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Preprocess":
         features = FeatureSettings(**d["features"]) if d.get("features") else None
         s = d["standardise"]
         return cls(input_shape=tuple(d["input_shape"]), mean=tuple(s["mean"]), std=tuple(s["std"]), features=features,
-                   graph_input=d.get("graph_input", "features"))
+                   graph_input=d.get("graph_input", "features"), normalize=s.get("normalize", "dataset"))
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -74,6 +80,8 @@ class Preprocess:
         x = np.array(x, dtype=np.float32)  # a copy: the caller's array is left alone
         if x.shape[1:] != tuple(self.input_shape):
             raise ValueError(f"features shaped {x.shape[1:]} per example; this network takes {tuple(self.input_shape)}")
+        if self.normalize == "utterance":
+            normalise_utterances(x)
         x -= np.asarray(self.mean, dtype=np.float32).reshape(1, -1, 1)
         x /= np.asarray(self.std, dtype=np.float32).reshape(1, -1, 1)
         return x

@@ -3,7 +3,7 @@ each, garay searches (validation on other speakers), then its best genome and th
 small CNN are retrained `--repeats` times on the same split (fitness=study: one training
 on the split per repeat) and scored on the held-out speaker.
 
-    python benchmarks/loso.py --out DIR [--repeats 3] [--jobs 2] [garay overrides ...]
+    python benchmarks/loso.py --out DIR [--repeats 3] [--jobs 2] [--cnn-only] [garay overrides ...]
 
 e.g. `python benchmarks/loso.py --out loso train.epochs=10 ga=robust`. Prints a table per
 speaker, the mean and standard deviation over speakers, and the mean paired difference
@@ -38,13 +38,19 @@ def compose(name: str, overrides: list[str]) -> Any:
         return hydra_compose(config_name=name, overrides=overrides)
 
 
-def one_speaker(args: tuple[str, Path, int, list[str]]) -> dict[str, Any]:
-    speaker, out, repeats, overrides = args
+def one_speaker(args: tuple[str, Path, int, list[str], bool]) -> dict[str, Any]:
+    speaker, out, repeats, overrides, cnn_only = args
     from garay.best import retrain
     from garay.cli import run
 
     data = ["data=fsdd", f"data.root={FSDD}", "data.split=speaker", f"data.test_speakers=[{speaker}]"]
     run_dir = out / speaker
+    if cnn_only:  # the fixed CNN alone, with the training and data overrides given
+        retrain_args = [f"repeats={repeats}", "fitness=study", "save_weights=false"]
+        train = [o for o in overrides if o.startswith(("train.", "blueprint.", "data."))]
+        with contextlib.redirect_stdout(io.StringIO()):
+            cnn = retrain(compose("best", ["genome=small_cnn", *data, *train, *retrain_args]), run_dir / "retrain_cnn")
+        return {"speaker": speaker, "cnn_test": cnn["test_accuracy"]["mean"], "cnn_sd": cnn["test_accuracy"]["std"]}
     with contextlib.redirect_stdout(io.StringIO()):
         summary = run(compose("config", [*data, "progress=false", "cluster.backend=inprocess", *overrides]),
                       run_dir=run_dir)
@@ -63,15 +69,27 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--speakers", default=",".join(SPEAKERS))
+    ap.add_argument("--cnn-only", action="store_true", help="no search: the fixed small CNN alone, retrained "
+                    "with the train./data. overrides given (e.g. an augmentation recipe)")
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
-    work = [(s, args.out.resolve(), args.repeats, args.overrides) for s in args.speakers.split(",")]
+    work = [(s, args.out.resolve(), args.repeats, args.overrides, args.cnn_only) for s in args.speakers.split(",")]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one_speaker, work))
+    args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "loso.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    if args.cnn_only:
+        cnn = [r["cnn_test"] for r in rows]
+        print(f"leave-one-speaker-out, small CNN, {' '.join(args.overrides) or 'the study recipe'}; "
+              f"test accuracy, mean of {args.repeats} retrainings")
+        for r in rows:
+            print(f"{r['speaker']:<10} {r['cnn_test']:.4f} (sd {r['cnn_sd']:.4f})")
+        sd = statistics.stdev(cnn) if len(cnn) > 1 else 0.0
+        print(f"{'mean (sd)':<10} {statistics.fmean(cnn):.4f} ({sd:.4f})")
+        return
     print(f"leave-one-speaker-out, {' '.join(args.overrides)}; test accuracy, mean of {args.repeats} retrainings")
     print(f"{'speaker':<10} {'GA best':>8} {'small CNN':>10}")
     for r in rows:

@@ -122,7 +122,10 @@ def test_defaults_are_written_once():
     from garay.search.blueprint import Blueprint
     from garay.config import (BestConfig, BlueprintConfig, ClusterConfig, Config, DataConfig, FitnessConfig,
                               GAConfig, TrainConfig)
-    from garay.execution.evaluation import TrainSettings
+    from omegaconf import OmegaConf
+
+    from garay.config.schema import AugmentConfig
+    from garay.execution.evaluation import Augmentation, TrainSettings
     from garay.strategies.search import Search
 
     schemas = {"blueprint": BlueprintConfig, "ga": GAConfig, "train": TrainConfig, "data": DataConfig,
@@ -147,4 +150,7 @@ def test_defaults_are_written_once():
         defaults[TrainConfig][k] for k in ("epochs", "batch_size", "lr", "noise_level", "timeout_s"))
     bp = BlueprintConfig()
     assert all(tuple(getattr(bp, f.name)) == getattr(Blueprint(), f.name) for f in dataclasses.fields(Blueprint)
-               if f.name != "max_layers") and bp.max_layers == Blueprint().max_layers
+               if f.name not in ("max_layers", "train_genes", "recipe")) and bp.max_layers == Blueprint().max_layers
+    assert bp.train_genes == Blueprint().train_genes
+    assert Blueprint.from_config(OmegaConf.structured(bp)).recipe == Blueprint().recipe  # the recipe's lists too
+    assert TrainSettings().augment == Augmentation.from_config(OmegaConf.structured(AugmentConfig()))

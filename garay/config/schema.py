@@ -15,6 +15,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from garay.search.blueprint import Blueprint
+from garay.search.recipe import RecipeSpace
 
 
 GA_MODES = ("generational", "async", "random", "regularized", "local", "tpe")
@@ -26,6 +27,26 @@ NORMALIZE = ("dataset", "utterance")  # data.normalize (garay.data.dataset)
 def _space(name: str) -> Any:
     """A blueprint list's default: the study's value set, as garay.search.blueprint.Blueprint has it."""
     return field(default_factory=lambda: list(getattr(Blueprint, name)))
+
+
+def _recipe(name: str) -> Any:
+    """A training gene's default values, as garay.search.recipe.RecipeSpace has them."""
+    return field(default_factory=lambda: list(getattr(RecipeSpace, name)))
+
+
+@dataclass
+class RecipeConfig:
+    """`blueprint.recipe`: the values each training gene may take (blueprint.train_genes=true)."""
+
+    lr: list[float] = _recipe("lr")
+    weight_decay: list[float] = _recipe("weight_decay")
+    batch_size: list[int] = _recipe("batch_size")
+    noise_level: list[float] = _recipe("noise_level")
+    time_masks: list[int] = _recipe("time_masks")  # widths: train.augment.time_width
+    freq_masks: list[int] = _recipe("freq_masks")  # widths: train.augment.freq_width
+    shift: list[float] = _recipe("shift")
+    warp: list[float] = _recipe("warp")
+    mixup: list[float] = _recipe("mixup")
 
 
 @dataclass
@@ -40,6 +61,11 @@ class BlueprintConfig:
     paddings: list[int] = _space("paddings")
     pool_sizes: list[int] = _space("pool_sizes")
     conv_dim: int = 1  # 1: 1D convolutions over time (features as channels); 2: 2D over the spectrogram
+    # true: every genome also carries training genes (garay.search.recipe), drawn from
+    # blueprint.recipe's lists and bred like the layer genes; they override train.lr,
+    # train.weight_decay, train.batch_size, train.noise_level and train.augment's counts and strengths
+    train_genes: bool = False
+    recipe: RecipeConfig = field(default_factory=lambda: RecipeConfig())
 
 
 @dataclass
@@ -112,6 +138,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 32
     lr: float = 1e-3
+    weight_decay: float = 0.0  # Adam's L2 penalty
     noise_level: float = 0.1  # std of fresh Gaussian noise added to every batch (standardised features)
     timeout_s: Optional[float] = None  # bound on one training, seconds (an evaluation holds rounds x repeats)
     # Early stopping of hopeless genomes (garay.fidelity.rules): none (every genome trains all

@@ -75,11 +75,13 @@ def validate(cfg: Any) -> None:
     _check(not bad, "train.rungs", f"must be epochs in [1, train.epochs={train.epochs}), got {bad}")
     _check(train.batch_size >= 1, "train.batch_size", f"must be at least 1, got {train.batch_size}")
     _check(train.lr > 0, "train.lr", f"must be positive, got {train.lr}")
+    _check(train.get("weight_decay", 0.0) >= 0, "train.weight_decay", f"must be >= 0, got {train.get('weight_decay')}")
     _check(train.noise_level >= 0, "train.noise_level", f"must be >= 0, got {train.noise_level}")
     _check(
         train.timeout_s is None or train.timeout_s > 0, "train.timeout_s", f"must be positive or null, got {train.timeout_s}"
     )
     _check_augment(cfg)
+    _check_recipe(cfg)
     _check(bp.max_layers >= 1, "blueprint.max_layers", f"must be at least 1, got {bp.max_layers}")
     _check(bp.conv_dim in (1, 2), "blueprint.conv_dim", f"must be 1 or 2, got {bp.conv_dim}")
     for name in CHOICE_FIELDS:
@@ -166,3 +168,27 @@ def _check_augment(cfg: Any) -> None:
            + ("given features (data=npz or data.loader)" if given else f"data.features={data.features}"))
     _check(not (aug.freq_masks and aug.freq_width) or data.features != "waveform" or given, "train.augment.freq_masks",
            "masks feature channels: data.features=waveform has one channel; use logmel or mfcc, or time masks")
+
+
+def _check_recipe(cfg: Any) -> None:
+    """blueprint.recipe (with blueprint.train_genes=true): non-empty lists of allowed values,
+    and augmentations only where the data have the axis they act on."""
+    bp = cfg.blueprint
+    if not bp.get("train_genes", False):
+        return
+    recipe = bp.recipe
+    for gene, ok, allowed in (("lr", lambda v: v > 0, "> 0"), ("weight_decay", lambda v: v >= 0, ">= 0"),
+                              ("batch_size", lambda v: v >= 1, ">= 1"), ("noise_level", lambda v: v >= 0, ">= 0"),
+                              ("time_masks", lambda v: v >= 0, ">= 0"), ("freq_masks", lambda v: v >= 0, ">= 0"),
+                              ("shift", lambda v: 0 <= v < 1, "in [0, 1)"), ("warp", lambda v: 0 <= v < 1, "in [0, 1)"),
+                              ("mixup", lambda v: v >= 0, ">= 0")):
+        values = list(recipe[gene])
+        _check(len(values) > 0, f"blueprint.recipe.{gene}", "must list at least one value")
+        bad = [v for v in values if not ok(v)]
+        _check(not bad, f"blueprint.recipe.{gene}", f"values must be {allowed}, got {bad}")
+    data = cfg.data
+    given = data.name == "npz" or data.get("loader") is not None
+    _check(not any(recipe.warp) or (data.features == "logmel" and not given), "blueprint.recipe.warp",
+           "warps the mel axis: it needs log-mel features (data.features=logmel, audio data); set it to [0]")
+    _check(not any(recipe.freq_masks) or data.features != "waveform" or given, "blueprint.recipe.freq_masks",
+           "masks feature channels: data.features=waveform has one channel; set it to [0]")

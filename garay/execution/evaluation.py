@@ -4,7 +4,7 @@ can import it without loading torch."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from garay.config.schema import AugmentConfig, BlueprintConfig, FitnessConfig, TrainConfig
@@ -45,6 +45,7 @@ class TrainSettings:
     epochs: int = TrainConfig.epochs
     batch_size: int = TrainConfig.batch_size
     lr: float = TrainConfig.lr
+    weight_decay: float = TrainConfig.weight_decay
     noise_level: float = TrainConfig.noise_level
     timeout_s: float | None = TrainConfig.timeout_s
     conv_dim: int = BlueprintConfig.conv_dim
@@ -59,10 +60,20 @@ class TrainSettings:
         from omegaconf import OmegaConf
 
         t, metric = cfg.train, cfg.fitness.get("metric")
-        return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, noise_level=t.noise_level,
+        return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.get("weight_decay", 0.0),
+                   noise_level=t.noise_level,
                    timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats,
                    metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric,
                    latency="latency" in cfg.ga.objectives, augment=Augmentation.from_config(t.get("augment")))
+
+    def for_recipe(self, recipe: Any) -> "TrainSettings":
+        """These settings with a genome's training genes (garay.search.recipe.Recipe) in
+        place of the `train` group's; unchanged for None (a genome without them)."""
+        if recipe is None:
+            return self
+        overrides = recipe.train_overrides()
+        return replace(self, **{k: v for k, v in overrides.items() if k != "augment"},
+                       augment=replace(self.augment, **overrides["augment"]))
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,7 @@ def train_model(
     learning curve); evaluating does not touch any random generator, so the curve costs
     one validation pass per epoch and changes nothing in the training."""
     start = time.perf_counter()
+    settings = settings.for_recipe(genome.recipe)  # a genome's training genes, when it has them
     if not isinstance(data, DeviceData):
         data = DeviceData(data, device)
     target = settings.epochs if until is None else min(until, settings.epochs)
@@ -201,7 +202,7 @@ def train_model(
         gen = torch.Generator(device=data.device).manual_seed(seed)
         model = build_model(genome, data.input_shape, data.num_classes, settings.conv_dim).to(data.device)
         params = count_parameters(model)
-        opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         if state is not None:
             model.load_state_dict(state.model)
             opt.load_state_dict(state.optimizer)

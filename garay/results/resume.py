@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from garay.config.schema import AugmentConfig
+from garay.config.schema import AugmentConfig, RecipeConfig
 from garay.errors import ConfigError
 from garay.results.runlog import RUNGS, RunLog
 
@@ -19,7 +19,9 @@ from garay.results.runlog import RUNGS, RunLog
 # Settings added to garay since run directories were first written, and the value under
 # which a run behaves as it did before they existed: an earlier run resumes at that value.
 ADDED = {"ga.crossover": True, "ga.screen": 0, "ga.reevaluate": 0, "data.normalize": "dataset",
-         **{f"train.augment.{k}": v for k, v in asdict(AugmentConfig()).items()}}
+         **{f"train.augment.{k}": v for k, v in asdict(AugmentConfig()).items()},
+         "train.weight_decay": 0.0, "blueprint.train_genes": False,
+         **{f"blueprint.recipe.{k}": v for k, v in asdict(RecipeConfig()).items()}}
 
 
 def run_identity(cfg: DictConfig) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def genome_tables(genome: Genome) -> str:
-    """The genome as two tables: convolutional layers and dense layers."""
+    """The genome as tables: convolutional layers, dense layers, and its training genes if any."""
     parts = []
     if genome.convs:
         rows = [(i + 1, g.filters, g.kernel_size, g.stride, g.padding, g.pool_size, g.activation)
@@ -34,6 +34,12 @@ def genome_tables(genome: Genome) -> str:
     if genome.denses:
         rows = [(i + 1, g.neurons, g.activation, g.dropout) for i, g in enumerate(genome.denses)]
         parts.append("Dense layers\n" + table(("layer", "neurons", "activation", "dropout"), rows))
+    if genome.recipe is not None:
+        r = genome.recipe
+        parts.append("Training genes\n" + table(
+            ("lr", "weight decay", "batch", "noise", "time masks", "freq masks", "shift", "warp", "mixup"),
+            [(f"{r.lr:g}", f"{r.weight_decay:g}", r.batch_size, f"{r.noise_level:g}", r.time_masks, r.freq_masks,
+              f"{r.shift:g}", f"{r.warp:g}", f"{r.mixup:g}")]))
     return "\n\n".join(parts)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from garay.search.genome import ConvGene, DenseGene, Gene, Genome
+from garay.search.recipe import RecipeSpace
 
 # Every activation a blueprint may name, and the torch.nn class that computes it (named,
 # so that this module stays torch-free): the one list of them.
@@ -50,6 +51,9 @@ class Blueprint:
     strides: tuple[int, ...] = (1, 2)
     paddings: tuple[int, ...] = (0, 1)
     pool_sizes: tuple[int, ...] = (2, 3)
+    # Training genes (garay.search.recipe): every genome also carries a recipe drawn from `recipe`.
+    train_genes: bool = False
+    recipe: RecipeSpace = RecipeSpace()
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "Blueprint":
@@ -57,6 +61,9 @@ class Blueprint:
         kwargs: dict[str, Any] = {"max_layers": int(cfg["max_layers"])}
         for name in CHOICE_FIELDS:
             kwargs[name] = tuple(cfg[name])
+        kwargs["train_genes"] = bool(cfg.get("train_genes", False))
+        if cfg.get("recipe") is not None:
+            kwargs["recipe"] = RecipeSpace.from_config(cfg["recipe"])
         return cls(**kwargs)
 
     def choices(self, param: str) -> tuple[Any, ...]:

@@ -156,7 +156,7 @@ def repair(genome: Genome, room: Room, blueprint: Blueprint, rng: np.random.Gene
             gene = _refit(gene, length, need, room, rng)
             convs[i] = gene
         length = conv_out(length, gene_shape(gene))
-    return Genome(tuple(convs) + tuple(extra) + genome.denses)
+    return Genome(tuple(convs) + tuple(extra) + genome.denses, genome.recipe)  # the training genes stay
 
 
 def _refit(gene: ConvGene, length: int, need: int, room: Room, rng: np.random.Generator) -> ConvGene:

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Union
 
+from garay.search.recipe import Recipe
+
 
 @dataclass(frozen=True)
 class ConvGene:
@@ -60,6 +62,9 @@ class Genome:
     """An architecture: conv genes first, then dense genes."""
 
     genes: tuple[Gene, ...]
+    # Training genes (blueprint.train_genes): None trains with the `train` settings, and
+    # leaves the genome's JSON and hash as they were before training genes existed.
+    recipe: Recipe | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.genes, tuple):
@@ -85,13 +90,17 @@ class Genome:
         return tuple(g for g in self.genes if isinstance(g, DenseGene))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"genes": [gene_to_dict(g) for g in self.genes]}
+        out: dict[str, Any] = {"genes": [gene_to_dict(g) for g in self.genes]}
+        if self.recipe is not None:
+            out["recipe"] = self.recipe.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Genome":
         if not isinstance(data, dict) or "genes" not in data:
             raise ValueError("a genome is a mapping with a 'genes' list")
-        return cls(tuple(gene_from_dict(g) for g in data["genes"]))
+        recipe = Recipe.from_dict(data["recipe"]) if data.get("recipe") is not None else None
+        return cls(tuple(gene_from_dict(g) for g in data["genes"]), recipe)
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no whitespace, so equal genomes give equal text."""
@@ -110,4 +119,4 @@ class Genome:
         """A one-line summary such as `conv(32,k5)-conv(64,k3)-dense(128)`."""
         parts = [f"conv({g.filters},k{g.kernel_size})" for g in self.convs]
         parts += [f"dense({g.neurons})" for g in self.denses]
-        return "-".join(parts)
+        return "-".join(parts) + (f" [{self.recipe.describe()}]" if self.recipe is not None else "")

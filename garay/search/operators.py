@@ -26,7 +26,8 @@ def crossover(a: Genome, b: Genome, rng: np.random.Generator) -> Genome:
 
     For each index of the shorter parent, the child's gene takes every parameter from one
     of the two parents' genes at random; where the two genes are of different kinds, one
-    whole gene is taken at random. Genes only the longer parent has are copied over.
+    whole gene is taken at random. Genes only the longer parent has are copied over. The
+    child has no training genes (garay.search.recipe.crossover_recipe crosses them).
     """
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     child: list[Gene] = []
@@ -54,7 +55,8 @@ def mutate(
     `rate`. The new length is round(Normal(len, variance = rate * max_layers)), clipped to
     1..2*max_layers; surplus genes are dropped at random positions and new genes, sampled
     like initial ones, are inserted at random positions of their block (convs stay first).
-    `rate == 0` returns the genome unchanged.
+    `rate == 0` returns the genome unchanged. Training genes (a recipe) are kept as they
+    are: garay.search.recipe mutates them.
     """
     genes: list[Gene] = []
     for gene in genome.genes:
@@ -77,4 +79,4 @@ def mutate(
         else:
             pos = n_conv + int(rng.integers(len(genes) - n_conv + 1))
         genes.insert(pos, new)
-    return Genome(tuple(genes))
+    return Genome(tuple(genes), genome.recipe)  # training genes: garay.search.recipe.mutate_recipe

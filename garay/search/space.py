@@ -11,6 +11,7 @@ shape (garay.search.fitting), with an optional limit on parameters.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from garay.search.genome import Genome
 from garay.search.decisions import Choose, Decision, define_genome, genome_decisions
 from garay.search.encoding import genome_encoding
 from garay.search.operators import crossover, mutate
+from garay.search.recipe import GENES, Recipe, crossover_recipe, mutate_recipe, recipe_encoding, sample_recipe
 from garay.search.shapes import is_valid, param_count
 
 C = TypeVar("C")
@@ -158,29 +160,61 @@ class GenomeSpace:
 
     def sample(self, rng: np.random.Generator) -> Genome:
         if self.fit_mode == "repair":  # drawn fitting (no bias towards short genomes)
-            return self._sized(lambda: sample_fitting_genome(self.blueprint, self.conv_chance, self.room, rng),
-                               "initial genome")
-        return self.fit(lambda: sample_genome(self.blueprint, self.conv_chance, rng), rng, "initial genome")
+            return self._sized(lambda: self._drawn(sample_fitting_genome(self.blueprint, self.conv_chance,
+                                                                         self.room, rng), rng), "initial genome")
+        return self.fit(lambda: self._drawn(sample_genome(self.blueprint, self.conv_chance, rng), rng), rng,
+                        "initial genome")
 
     def vary(self, a: Genome, b: Genome, rng: np.random.Generator) -> Genome:
         kid = crossover(a, b, rng)
-        return mutate(kid, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+        kid = mutate(kid, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+        if not self.blueprint.train_genes:  # no draws: a run without training genes breeds as it always did
+            return kid
+        recipe = crossover_recipe(self._recipe_of(a, rng), self._recipe_of(b, rng), rng)
+        return replace(kid, recipe=mutate_recipe(recipe, self.blueprint.recipe, self.mutation_rate, rng))
 
     def mutate(self, a: Genome, rng: np.random.Generator) -> Genome:
-        return mutate(a, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+        kid = mutate(a, self.blueprint, self.mutation_rate, rng, conv_chance=self.conv_chance)
+        if not self.blueprint.train_genes:
+            return kid
+        return replace(kid, recipe=mutate_recipe(self._recipe_of(a, rng), self.blueprint.recipe,
+                                                 self.mutation_rate, rng))
+
+    def _drawn(self, genome: Genome, rng: np.random.Generator) -> Genome:
+        """An initial genome, with training genes drawn after its layers when they are on."""
+        return replace(genome, recipe=sample_recipe(self.blueprint.recipe, rng)) if self.blueprint.train_genes \
+            else genome
+
+    def _recipe_of(self, parent: Genome, rng: np.random.Generator) -> Recipe:
+        # A parent without training genes (a genome file seeded into the run) gets drawn ones.
+        return parent.recipe if parent.recipe is not None else sample_recipe(self.blueprint.recipe, rng)
 
     def neighbours(self, a: Genome, rng: np.random.Generator, n: int = 16) -> list[Genome]:
         """`n` fitting mutants of `a` (a genome has too many neighbours to list)."""
         return [self.fit(lambda: self.mutate(a, rng), rng, "neighbour") for _ in range(n)]
 
     def encoding(self, candidate: Genome) -> np.ndarray:
-        return genome_encoding(candidate, self.blueprint)
+        layers = genome_encoding(candidate, self.blueprint)
+        if not self.blueprint.train_genes:
+            return layers
+        return np.concatenate([layers, recipe_encoding(candidate.recipe, self.blueprint.recipe)])
 
     def define(self, choose: Choose) -> Genome:
-        return define_genome(self.blueprint, self.conv_chance, choose)
+        genome = define_genome(self.blueprint, self.conv_chance, choose)
+        if not self.blueprint.train_genes:
+            return genome
+        space = self.blueprint.recipe
+        return replace(genome, recipe=Recipe(**{g: choose(f"recipe.{g}", getattr(space, g), True) for g in GENES}))
 
     def decisions(self, candidate: Genome) -> list[Decision]:
-        return genome_decisions(candidate, self.blueprint, self.conv_chance)
+        out = genome_decisions(candidate, self.blueprint, self.conv_chance)
+        if self.blueprint.train_genes and candidate.recipe is not None:
+            for g in GENES:
+                choices, value = getattr(self.blueprint.recipe, g), getattr(candidate.recipe, g)
+                if value not in choices:
+                    raise ValueError(f"recipe.{g}={value!r} is not one of the blueprint's choices {list(choices)}")
+                out.append((f"recipe.{g}", choices, True, value))
+        return out
 
     def fit(self, draw: Callable[[], Genome], rng: np.random.Generator, what: str) -> Genome:
         """Repaired (ga.fit=repair, see garay.search.fitting), or drawn again whole until it

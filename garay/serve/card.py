@@ -73,6 +73,9 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
     lines += [("- each example standardised per channel by its own mean and std over time (CMVN), then "
                if per_utterance else "- ") + "standardised per channel with the training set's mean and std "
               "(preprocess.json)", "", "## Training", "",
+              *(["- this genome's training genes (the table above) set its learning rate, weight decay, batch "
+                 "size, noise level and augmentations; the `train` values they override are the run's defaults"]
+                if genome.recipe is not None else []),
               *[f"- `train.{k}`: {v}" for k, v in sorted(train.items()) if not isinstance(v, (dict, list))],
               *([f"- `train.augment.{k}`: {v}" for k, v in sorted(augment.items())] if augmented
                 else ["- no augmentation but `train.noise_level`"]),

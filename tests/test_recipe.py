@@ -21,6 +21,7 @@ from garay.results.runlog import read_history
 from garay.results.tables import genome_tables
 from garay.search.blueprint import Blueprint
 from garay.search.genome import ConvGene, DenseGene, Genome
+from garay.search.operators import crossover, mutate
 from garay.search.recipe import GENES, Recipe, RecipeSpace, crossover_recipe, mutate_recipe, sample_recipe
 from garay.search.space import GenomeSpace
 from tests.test_resume import _garay, _key, _kill_when, _lines
@@ -42,12 +43,12 @@ def test_off_by_default_the_genome_and_its_breeding_are_unchanged(make_cfg):
     a, b = off.sample(np.random.default_rng(0)), off.sample(np.random.default_rng(1))
     assert a.recipe is None and "recipe" not in a.to_dict()
     assert off.vary(a, b, np.random.default_rng(2)).recipe is None
-    # The same draws as a space that never heard of training genes: the first numbers after
-    # breeding are where they would be (no extra draws)
+    # The same draws as breeding before training genes existed (crossover, then mutation,
+    # nothing after): the same child, and the generator left where it would be
     r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
-    off.vary(a, b, r1)
-    GenomeSpace(Blueprint(), input_shape=(32, 32), num_classes=10).vary(a, b, r2)
-    assert r1.random() == r2.random()
+    kid = off.vary(a, b, r1)
+    before = mutate(crossover(a, b, r2), off.blueprint, off.mutation_rate, r2, conv_chance=off.conv_chance)
+    assert kid == before and r1.random() == r2.random()
     assert TrainSettings().for_recipe(None) == TrainSettings()
 
 

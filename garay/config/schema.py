@@ -65,7 +65,7 @@ class BlueprintConfig:
     # blueprint.recipe's lists and bred like the layer genes; they override train.lr,
     # train.weight_decay, train.batch_size, train.noise_level and train.augment's counts and strengths
     train_genes: bool = False
-    recipe: RecipeConfig = field(default_factory=lambda: RecipeConfig())
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
 
 
 @dataclass

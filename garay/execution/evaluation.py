@@ -34,7 +34,8 @@ class Augmentation:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "Augmentation":
-        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if cfg is not None and k in cfg})
+        cfg = cfg or {}
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class TrainSettings:
         from omegaconf import OmegaConf
 
         t, metric = cfg.train, cfg.fitness.get("metric")
-        return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.get("weight_decay", 0.0),
+        return cls(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.get("weight_decay", TrainConfig.weight_decay),
                    noise_level=t.noise_level,
                    timeout_s=t.timeout_s, conv_dim=cfg.blueprint.conv_dim, repeats=cfg.fitness.repeats,
                    metric=OmegaConf.to_container(metric) if OmegaConf.is_config(metric) else metric,

@@ -32,6 +32,7 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
 
 def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files: dict[str, str]) -> None:
     """MODEL.md and curve.png in `out` from best_model.json (`model`) and retrain.json (`retrain`)."""
+    from garay.execution.evaluation import Augmentation
     from garay.results.tables import genome_tables
 
     genome = Genome.from_dict(model["genome"])
@@ -69,7 +70,7 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
         lines.append(f"- input: features shaped {pre['input_shape']} (trained on given features, not audio)")
     per_utterance = pre.get("standardise", {}).get("normalize") == "utterance"
     augment = train.get("augment") or {}
-    augmented = any(augment.get(k) for k in ("time_masks", "freq_masks", "shift", "warp", "mixup"))
+    augmented = Augmentation.from_config(augment).active
     lines += [("- each example standardised per channel by its own mean and std over time (CMVN), then "
                if per_utterance else "- ") + "standardised per channel with the training set's mean and std "
               "(preprocess.json)", "", "## Training", "",
@@ -78,7 +79,7 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
                 if genome.recipe is not None else []),
               *[f"- `train.{k}`: {v}" for k, v in sorted(train.items()) if not isinstance(v, (dict, list))],
               *([f"- `train.augment.{k}`: {v}" for k, v in sorted(augment.items())] if augmented
-                else ["- no augmentation but `train.noise_level`"]),
+                else [] if genome.recipe is not None else ["- no augmentation but `train.noise_level`"]),
               "", f"![learning curve]({CURVE})", "", "## Files", "",
               *[f"- `{name}`: {what}" for name, what in files.items()], ""]
     (out / CARD).write_text("\n".join(lines))

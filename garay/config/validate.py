@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from garay.config.schema import GA_MODES, NORMALIZE, OBJECTIVES, POLICIES
+from garay.config.schema import BACKENDS, DATA_NAMES, FEATURES, FITS, GA_MODES, NORMALIZE, OBJECTIVES, POLICIES
 from garay.errors import ConfigError
 from garay.search.blueprint import ACTIVATIONS, CHOICE_FIELDS
 
@@ -43,7 +43,7 @@ def validate(cfg: Any) -> None:
     )
     _check(ga.generations >= 1, "ga.generations", f"must be at least 1, got {ga.generations}")
     _check(ga.mode in GA_MODES, "ga.mode", f"must be one of {', '.join(GA_MODES)}; got {ga.mode!r}")
-    _check(ga.fit in ("repair", "redraw"), "ga.fit", f"must be one of repair, redraw; got {ga.fit!r}")
+    _check(ga.fit in FITS, "ga.fit", f"must be one of {', '.join(FITS)}; got {ga.fit!r}")
     _check(ga.max_redraws >= 1, "ga.max_redraws", f"must be at least 1, got {ga.max_redraws}")
     _check(ga.tournament_size >= 1, "ga.tournament_size", f"must be at least 1, got {ga.tournament_size}")
     _check(ga.reevaluate >= 0, "ga.reevaluate", f"must be 0 (off) or the genomes trained again, got {ga.reevaluate}")
@@ -94,7 +94,7 @@ def validate(cfg: Any) -> None:
         _check(not bad, f"blueprint.{name}", f"values must be >= {low}, got {bad}")
     bad = [v for v in bp.dropouts if not 0 <= v < 1]
     _check(not bad, "blueprint.dropouts", f"values must be in [0, 1), got {bad}")
-    _check(cl.backend in ("ray", "inprocess"), "cluster.backend", f"must be one of ray, inprocess; got {cl.backend!r}")
+    _check(cl.backend in BACKENDS, "cluster.backend", f"must be one of {', '.join(BACKENDS)}; got {cl.backend!r}")
     _check(cl.num_workers is None or cl.num_workers >= 1, "cluster.num_workers", f"must be >= 1 or null, got {cl.num_workers}")
     _check(cl.gpus_per_worker > 0, "cluster.gpus_per_worker", f"must be positive (1, or a fraction like 0.5), got {cl.gpus_per_worker}")
     _check(
@@ -109,8 +109,8 @@ def validate(cfg: Any) -> None:
            f"must be at most cluster.num_workers={cl.num_workers}, got {cl.min_workers}")
     _check(cl.max_retries >= 0, "cluster.max_retries", f"must be >= 0, got {cl.max_retries}")
     data = cfg.data
-    _check(data.name in ("synthetic", "fsdd", "folder", "npz"), "data.name", f"must be one of synthetic, fsdd, folder, npz; got {data.name!r}")
-    _check(data.features in ("logmel", "mfcc", "waveform"), "data.features", f"must be one of logmel, mfcc, waveform; got {data.features!r}")
+    _check(data.name in DATA_NAMES, "data.name", f"must be one of {', '.join(DATA_NAMES)}; got {data.name!r}")
+    _check(data.features in FEATURES, "data.features", f"must be one of {', '.join(FEATURES)}; got {data.features!r}")
     _check(data.name == "synthetic" or data.loader is not None or data.root is not None, "data.root",
            f"is required for data={data.name}")
     _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")

@@ -1,0 +1,258 @@
+"""Every config key's documentation, read from the schema dataclasses (garay.config.schema):
+its type, its default, its attribute docstring and, for keys with a fixed set of values,
+those values (`schema.ALLOWED`). The docs' reference page, each CLI's `--help` and the
+"did you mean" of a mistyped key are all made from this, so none of them can drift from
+the defaults the code runs with."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from garay.config.schema import ALLOWED, BestConfig, Config
+
+# The top-level groups in the order the reference and the help list them.
+GROUPS = ("ga", "train", "data", "fitness", "cluster", "blueprint")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its dotted name, type, default (as you would type it), allowed values
+    (empty: any of its type) and meaning."""
+
+    name: str
+    type: str
+    default: str
+    allowed: tuple[str, ...]
+    help: str
+
+    @property
+    def group(self) -> str:
+        """The group it belongs to (`ga`, `train.augment`, ...), or '' for a top-level key."""
+        return self.name.rpartition(".")[0]
+
+
+def show(value: Any) -> str:
+    """A value as it is written on the command line: null, true, [a, b], 0.001."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
+def _type_name(annotation: str) -> str:
+    """`Optional[list[int]]` -> `list[int] or null`; `Any` -> `any`."""
+    optional = re.fullmatch(r"Optional\[(.*)\]", annotation)
+    inner = optional.group(1) if optional else annotation
+    inner = inner.replace("Any", "any")
+    return f"{inner} or null" if optional else inner
+
+
+@lru_cache(maxsize=None)
+def docstrings(cls: type) -> dict[str, str]:
+    """A dataclass's attribute docstrings (the string literal under each field), by field name,
+    joined into one line each. Empty when the source cannot be read."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    out = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            out[node.target.id] = " ".join(after.value.value.split())
+    return out
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings of a dataclass and its bases (a subclass's own win)."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            out.update(docstrings(klass))
+    return out
+
+
+def _nested(cls: type, name: str) -> type | None:
+    """The dataclass a field holds (a group or sub-group), or None for a plain value."""
+    hint = cls.__dataclass_fields__[name].type
+    hint = hint if isinstance(hint, str) else getattr(hint, "__name__", "")
+    module = inspect.getmodule(cls)
+    target = getattr(module, hint, None)
+    return target if dataclasses.is_dataclass(target) else None
+
+
+def keys(schema: type = Config, prefix: str = "") -> list[Key]:
+    """Every key of `schema` (a dataclass), sub-groups included, as dotted names."""
+    docs = _field_docs(schema)
+    out, groups = [], []
+    for f in dataclasses.fields(schema):
+        name = f"{prefix}{f.name}"
+        nested = _nested(schema, f.name)
+        if nested is not None:
+            groups.append((nested, f"{name}."))
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        allowed = tuple(show(v) for v in ALLOWED.get(name, ()))
+        out.append(Key(name, _type_name(str(f.type)), show(default), allowed, docs.get(f.name, "")))
+    for nested, sub in sorted(groups, key=lambda g: _order(g[1])):
+        out += keys(nested, sub)
+    return out
+
+
+def _order(prefix: str) -> int:
+    top = prefix.split(".")[0]
+    return GROUPS.index(top) if top in GROUPS else len(GROUPS)
+
+
+def best_keys() -> list[Key]:
+    """garay-best's own keys (those BestConfig adds to garay's)."""
+    own = {f.name for f in dataclasses.fields(Config)}
+    return [k for k in keys(BestConfig) if "." not in k.name and k.name not in own]
+
+
+def all_names() -> list[str]:
+    """Every dotted key garay and garay-best know, and the group names."""
+    return sorted({k.name for k in keys(BestConfig)} | set(GROUPS) | {"experiment"})
+
+
+def nearest(name: str) -> list[str]:
+    """Known keys that a mistyped `name` may have meant, closest first (at most 3)."""
+    names = all_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    if close:
+        return close
+    # a right leaf under a wrong group (train.population_size): the same leaf anywhere
+    leaf = name.rpartition(".")[2]
+    return [n for n in names if n.rpartition(".")[2] == leaf][:3]
+
+
+# --- config groups: the options under garay/conf (conf/ in the source tree) --------------
+
+def _conf() -> Any:
+    return resources.files("garay.conf")
+
+
+@lru_cache(maxsize=None)
+def group_options() -> dict[str, list[str]]:
+    """Each config group's options (file names under conf/GROUP/), `experiment` included."""
+    out = {}
+    for folder in sorted(_conf().iterdir(), key=lambda p: p.name):
+        if folder.is_dir() and not folder.name.startswith("_"):
+            names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+            if names:
+                out[folder.name] = names
+    return out
+
+
+@lru_cache(maxsize=None)
+def group_defaults(config_name: str = "config") -> dict[str, str]:
+    """The option each group takes when the command line names none (conf/CONFIG.yaml)."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(OmegaConf.create(_conf().joinpath(f"{config_name}.yaml").read_text()))
+    out = {}
+    for entry in data.get("defaults", []):
+        if isinstance(entry, dict):
+            out.update({str(k): str(v) for k, v in entry.items()})
+    return out
+
+
+def option_settings(group: str, option: str) -> dict[str, str]:
+    """What choosing `group=option` sets, as dotted keys and values (a sweep's values for
+    `experiment`)."""
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(OmegaConf.create(_conf().joinpath(group, f"{option}.yaml").read_text()))
+    data.pop("defaults", None)
+    if group == "experiment":
+        params = data.get("hydra", {}).get("sweeper", {}).get("params", {})
+        return {str(k): str(v) for k, v in params.items()}
+    return {f"{group}.{k}": show(v) for k, v in _flat(data)}
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for k, v in data.items():
+        if isinstance(v, dict):
+            yield from _flat(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+# --- the reference page ------------------------------------------------------------------
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[Key]) -> list[str]:
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for k in rows:
+        meaning = k.help + (f" Allowed: {', '.join(f'`{a}`' for a in k.allowed)}." if k.allowed else "")
+        lines.append(f"| `{k.name}` | {_cell(k.type)} | `{_cell(k.default)}` | {_cell(meaning)} |")
+    return lines
+
+
+def _section_title(group: str) -> str:
+    """A group's heading, with an anchor other pages link to (reference/config.md#train-augment)."""
+    return f"`{group}` {{ #{group.replace('.', '-')} }}" if group else "Top-level keys { #top-level }"
+
+
+def markdown() -> str:
+    """The configuration reference (docs/reference/config.md's generated part): the groups
+    and their options, then every key of `garay` and `garay-best` in tables by group."""
+    lines = ["## Config groups { #groups }", "",
+             "Choose an option with `GROUP=OPTION` on the command line (`data=fsdd`); the default is in bold.",
+             "", "| group | options | what an option sets |", "| --- | --- | --- |"]
+    defaults = group_defaults()
+    for group, options in group_options().items():
+        names = ", ".join(f"**`{o}`**" if defaults.get(group) == o else f"`{o}`" for o in options)
+        sets = []
+        for o in options:
+            settings = option_settings(group, o)
+            if settings:
+                sets.append(f"`{o}`: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()))
+        how = "`+experiment=NAME -m` runs a sweep: " if group == "experiment" else ""
+        lines.append(f"| `{group}` | {names} | {how}{_cell('; '.join(sets)) or 'the schema defaults'} |")
+    by_group: dict[str, list[Key]] = {}
+    for k in keys():
+        by_group.setdefault(k.group, []).append(k)
+    for group, rows in by_group.items():
+        lines += ["", f"## {_section_title(group)}", ""]
+        lines += _table(rows)
+    lines += ["", "## `garay-best` { #garay-best }", "",
+              "`garay-best` takes every key above (data, train and fitness settings matter for a retrain), "
+              "and these of its own:", ""]
+    lines += _table(best_keys())
+    return "\n".join(lines) + "\n"
+
+
+# --- help where the user types -----------------------------------------------------------
+
+def key_lines(rows: Iterable[Key], width: int = 100) -> list[str]:
+    """One line a key for `--help`: name, default, meaning (cut to the width)."""
+    out = []
+    for k in rows:
+        allowed = f" [{'|'.join(k.allowed)}]" if k.allowed else ""
+        text = f"  {k.name}={k.default}{allowed}"
+        meaning = re.split(r"(?<=[a-z)])\.\s+(?=[A-Z])", k.help)[0].rstrip(".")  # the first sentence
+        line = f"{text:<36} {meaning}" if len(text) < 36 else f"{text}  {meaning}"
+        out.append(line if len(line) <= width else line[: width - 3] + "...")
+    return out

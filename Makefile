@@ -10,7 +10,7 @@ TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.garay-installed
 ARGS ?=
 
-.PHONY: help install run test test-slow clean
+.PHONY: help install run test test-slow docs docs-serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,23 @@ test: $(STAMP)  ## run the test suite (not the slow tests)
 test-slow: $(STAMP)  ## run the slow tests only
 	$(BIN)/python -m pytest -q -m slow
 
-clean:  ## remove the virtual environment and run outputs
-	rm -rf $(VENV) outputs multirun
+# The documentation site (mkdocs.yml, docs/): MkDocs with the Material theme, the config
+# reference and the CLIs' help generated from the code at build time (docs/hooks/).
+DOCS_STAMP := $(VENV)/.garay-docs-installed
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+$(DOCS_STAMP): $(STAMP)
+	@$(HEARTBEAT) $(BIN)/python -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)  ## build the documentation site into site/ (strict: a broken link fails)
+	$(MKDOCS) build --strict
+
+docs-serve: $(DOCS_STAMP)  ## serve the documentation at http://127.0.0.1:8000 while you edit it
+	$(MKDOCS) serve
+
+clean:  ## remove the virtual environment, run outputs and the built site
+	rm -rf $(VENV) outputs multirun site
 
 # --- Run on a cluster (README "Run on a cluster") -------------------------------------
 # The cluster token: every Ray node and client of the cluster shares it (Ray's token

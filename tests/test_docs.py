@@ -128,6 +128,7 @@ TINY = ["ga.population_size=3", "ga.num_parents=2", "ga.generations=1", "train.e
 def _commands(path: Path) -> list[str]:
     """Each command line of the page's bash blocks, comments cut."""
     blocks = re.findall(r"```bash\n(.*?)```", path.read_text(), re.S)
+    blocks = [block.replace("\\\n", " ") for block in blocks]  # a command continued with a backslash
     lines = [re.sub(r"\s+#.*$", "", line).strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
 

@@ -6,6 +6,7 @@ the defaults the code runs with."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import difflib
@@ -128,14 +129,15 @@ def best_keys() -> list[Key]:
     return [k for k in keys(BestConfig) if "." not in k.name and k.name not in own]
 
 
-def all_names() -> list[str]:
-    """Every dotted key garay and garay-best know, and the group names."""
-    return sorted({k.name for k in keys(BestConfig)} | set(GROUPS) | {"experiment"})
+def all_names(schema: type = BestConfig) -> list[str]:
+    """Every dotted key of `schema` (garay's Config, or BestConfig: garay-best's, a superset),
+    and the group names."""
+    return sorted({k.name for k in keys(schema)} | set(GROUPS) | {"experiment"})
 
 
-def nearest(name: str) -> list[str]:
-    """Known keys that a mistyped `name` may have meant, closest first (at most 3)."""
-    names = all_names()
+def nearest(name: str, schema: type = BestConfig) -> list[str]:
+    """Known keys of `schema` that a mistyped `name` may have meant, closest first (at most 3)."""
+    names = all_names(schema)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
     if close:
         return close
@@ -229,8 +231,9 @@ def markdown() -> str:
             settings = option_settings(group, o)
             if settings:
                 sets.append(f"`{o}`: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()))
-        how = "`+experiment=NAME -m` runs a sweep: " if group == "experiment" else ""
-        lines.append(f"| `{group}` | {names} | {how}{_cell('; '.join(sets)) or 'the schema defaults'} |")
+        how = "`+experiment=NAME -m` runs a sweep of:<br>" if group == "experiment" else ""
+        # one line an option (<br>: a line break inside a table cell)
+        lines.append(f"| `{group}` | {names} | {how}{'<br>'.join(_cell(x) for x in sets) or 'the schema defaults'} |")
     by_group: dict[str, list[Key]] = {}
     for k in keys():
         by_group.setdefault(k.group, []).append(k)
@@ -246,13 +249,72 @@ def markdown() -> str:
 
 # --- help where the user types -----------------------------------------------------------
 
-def key_lines(rows: Iterable[Key], width: int = 100) -> list[str]:
-    """One line a key for `--help`: name, default, meaning (cut to the width)."""
+WIDTH = 100  # every help line fits in this many characters (the docs render the same text)
+COLUMN = 36  # where a key's meaning starts
+
+# The five commands, one line each: every help's "other commands" part.
+COMMANDS = {
+    "garay": "evolve architectures: one run, or a sweep with -m",
+    "garay-best": "retrain a run's best genome N times: mean and spread of its accuracy",
+    "garay-report": "print a run or sweep directory as tables; redraw its plots",
+    "garay-export": "package a run's best network (TorchScript, ONNX, preprocessing, model card)",
+    "garay-predict": "classify audio files with a package garay-export wrote",
+}
+DOCS = ('The docs site: `make docs-serve`; every config key in full: its page "Reference > '
+        'Configuration".')
+
+
+def first_sentence(text: str) -> str:
+    """A help text's first sentence, without its full stop."""
+    return re.split(r"(?<=[a-z)])\.\s+(?=[A-Z])", text)[0].rstrip(".")
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at a word with '...' when it is longer."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3].rsplit(" ", 1)[0]
+    if cut.count("(") > cut.count(")") and cut.rindex("(") > len(cut) - 24:  # no short half a parenthesis
+        cut = cut[: cut.rindex("(")]
+    return cut.rstrip(" ,;:.") + "..."
+
+
+def key_lines(rows: Iterable[Key], width: int = WIDTH, full: bool = False) -> list[str]:
+    """A key for `--help`: name=default, allowed values, the meaning's first sentence (cut at
+    a word to the width), in one line (two where a long default or list of allowed values
+    leaves no room). `full`: the whole meaning, wrapped under it."""
     out = []
     for k in rows:
         allowed = f" [{'|'.join(k.allowed)}]" if k.allowed else ""
         text = f"  {k.name}={k.default}{allowed}"
-        meaning = re.split(r"(?<=[a-z)])\.\s+(?=[A-Z])", k.help)[0].rstrip(".")  # the first sentence
-        line = f"{text:<36} {meaning}" if len(text) < 36 else f"{text}  {meaning}"
-        out.append(line if len(line) <= width else line[: width - 3] + "...")
+        if full:
+            out.append(text)
+            out += textwrap.wrap(k.help, width, initial_indent=" " * 6, subsequent_indent=" " * 6)
+            continue
+        meaning = first_sentence(k.help)
+        if len(text) < COLUMN:
+            out.append(_cut(f"{text:<{COLUMN}} {meaning}", width))
+        elif len(text) + 2 + len(meaning) <= width:
+            out.append(f"{text}  {meaning}")
+        else:  # a long default or list of allowed values: the meaning under it, not cut to nothing
+            if len(text) > width:
+                text, meaning = f"  {k.name}={k.default}", f"{allowed.strip()} {meaning}"
+            fits = len(meaning) <= width - 6  # left of the column when that shows all of it
+            indent = min(COLUMN + 1, width - len(meaning)) if fits else COLUMN + 1
+            out += [_cut(text, width), _cut(" " * indent + meaning, width)]
     return out
+
+
+def commands_text(prog: str) -> str:
+    """The other commands (not `prog`), one line each, and where the docs are."""
+    lines = ["other commands:"]
+    lines += [f"  {name:<15}{what}" for name, what in COMMANDS.items() if name != prog]
+    return "\n".join(lines + ["", DOCS])
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help at a fixed width (the docs render the same text whatever the
+    terminal), the description and epilog as written."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=WIDTH, max_help_position=COLUMN)

@@ -7,7 +7,7 @@ does (`fitness.metric={_target_: sklearn.metrics.f1_score, average: macro}`):
 
 - `train.trainer`: a trainer factory, called on each worker as `factory(dataset, settings,
   threads, gpu_fraction)`, returning an object with `run(task) -> Evaluation` (or
-  `run_to(task)`), as garay.execution.protocol.TorchTrainer (e.g. another way to build a network).
+  `run_to(task)`), as garay.execution.trainer.TorchTrainer (e.g. another way to build a network).
 - `fitness.metric`: `metric(y_true, y_pred) -> float` on the validation (and test)
   predictions of garay's trainer; it becomes the fitness. Validation accuracy is still
   recorded, and early stopping still compares it at the rungs.

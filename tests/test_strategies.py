@@ -110,6 +110,25 @@ def test_screening_evaluates_the_candidate_the_surrogate_ranks_first(nb201):
                     rng) == pool[0]
 
 
+def test_a_screened_generational_run_is_the_same_whatever_the_number_of_workers(nb201):
+    # DESIGN: same seed, same data: the same genomes whatever the number of workers and the
+    # order results arrive in. The surrogate must not be fitted on records in arrival order
+    # (beyond 40 records it is fitted on a prefix of them).
+    def genomes(seed, workers):
+        search = _search(nb201, seed=seed, workers=workers, population_size=20, num_parents=5, budget_epochs=None,
+                         generations=6, screen=20)
+        search.run()
+        by_generation = {}
+        for r in search.ledger.cache.values():
+            by_generation.setdefault(r["generation"], set()).add((r["hash"], r["fitness"]))
+        return by_generation
+
+    for seed in range(4):
+        one = genomes(seed, 1)
+        assert len(one) == 6 and sum(map(len, one.values())) > 80
+        assert genomes(seed, 4) == one, f"seed {seed}"
+
+
 def test_screened_regularized_evolution_finds_better_genomes_than_random_search(nb201):
     # Paired over 20 seeds at 100 evaluations; measured +0.48 points (benchmarks/strategies.py).
     def regret(seed, **ga):

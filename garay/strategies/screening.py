@@ -83,6 +83,12 @@ def fit_size(n: int) -> int:
     return size
 
 
+def bred_order(record: dict[str, Any]) -> tuple[int, int, str]:
+    """A record's place in the order genomes were bred: by generation (ties by hash: a
+    generation's results arrive in any order) or, without generations, by birth."""
+    return record.get("generation", -1), record.get("birth", -1), record["hash"]
+
+
 class Screen:
     """Picks children for a strategy: with `size` > 1 and at least `warm_up` scored
     records, the best of `size` bred candidates by one Thompson draw of the surrogate;
@@ -118,12 +124,13 @@ class Screen:
         return fresh[int(np.argmax(scores))]
 
     def _fitted(self, records: Sequence[dict[str, Any]], decode: Callable[[dict], Any]) -> Surrogate:
-        """The model fitted on the first `fit_size(n)` records (in the order they were
-        committed): a function of the records alone, so a resumed run picks as the
-        uninterrupted one did."""
+        """The model fitted on the first `fit_size(n)` records in the order they were
+        bred (generation, then hash; or birth): a function of the records alone, never of
+        the order results arrived in, so the same seed picks the same children whatever the
+        number of workers, and a resumed run picks as the uninterrupted one did."""
         n = fit_size(len(records))
         if self._model is None or n != self._fitted_on:
-            records = records[:n]
+            records = sorted(records, key=bred_order)[:n]
             for r in records:
                 if r["hash"] not in self._x:
                     self._x[r["hash"]] = self.encode(decode(r["genome"]))

@@ -98,7 +98,8 @@ def test_every_page_is_in_the_navigation_and_exists():
     assert not orphans, f"pages in docs/ that the nav does not list: {orphans}"
     for page in nav:
         text = (DOCS / page).read_text()
-        assert text.startswith("# ") and len(text.splitlines()) > 10, f"{page} is a stub"
+        generated = "<!-- garay:" in text  # the build fills it in (test above)
+        assert text.startswith("# ") and (generated or len(text.splitlines()) > 10), f"{page} is a stub"
 
 
 def test_readme_is_short_and_its_links_resolve():

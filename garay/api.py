@@ -12,6 +12,7 @@ Hydra override string in `overrides`. The `garay` command calls the same code.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from dataclasses import dataclass
@@ -109,13 +110,31 @@ def check_overrides(overrides: list[str], config_name: str = "config") -> None:
             except MissingConfigException as exc:  # data=nope: name the group and what it offers
                 group, _, name = (exc.missing_cfg_file or "overrides/?").rpartition("/")
                 options = [o for o in exc.options or [] if not o.endswith("_schema")]
-                raise ConfigError(group or "overrides", f"no option {name!r}; available: {', '.join(options)}") from None
+                hint = _did_you_mean(difflib.get_close_matches(name, options, 1))
+                message = f"no option {name!r}; available: {', '.join(options)}{hint}"
+                raise ConfigError(group or "overrides", message) from None
             except HydraException as exc:  # a wrong type or an unknown key: OmegaConf names it
                 cause = exc.__cause__
                 key = getattr(cause, "full_key", None)
                 if key:
-                    raise ConfigError(str(key), str(cause).strip().splitlines()[0]) from None
+                    message = str(cause).strip().splitlines()[0] + _nearest_key(str(key), config_name)
+                    raise ConfigError(str(key), message) from None
                 raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
+
+
+def _nearest_key(key: str, config_name: str) -> str:
+    """'; did you mean KEY?' for a mistyped key (nothing for a known key given a bad value)."""
+    from garay.config import reference
+    from garay.config.schema import BestConfig, Config
+
+    schema = BestConfig if config_name == "best" else Config
+    if key in reference.all_names(schema):
+        return ""
+    return _did_you_mean(reference.nearest(key, schema))
+
+
+def _did_you_mean(names: Sequence[str]) -> str:
+    return f"; did you mean {' or '.join(names)}?" if names else ""
 
 
 def _named(value: Any) -> Any:

@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.config import ConfigError, register_configs, validate
-from garay.search.genome import Genome
+from garay.search.genome import Genome, shipped_genomes
 from garay.preflight import refusals
 from garay.results.tables import genome_tables
 from garay.results.runlog import BEST, CHECKPOINT, PARETO, SUMMARY, write_json_atomic
@@ -22,12 +22,6 @@ from garay.results.runlog import BEST, CHECKPOINT, PARETO, SUMMARY, write_json_a
 log = logging.getLogger("garay.best")
 register_configs()
 RESULTS = "retrain.json"
-
-
-def shipped_genomes() -> dict[str, Path]:
-    """The genomes that come with garay (garay/genomes/*.json), by short name."""
-    folder = Path(__file__).parent / "genomes"
-    return {p.stem: p for p in sorted(folder.glob("*.json"))}
 
 
 def genome_path(name: str) -> Path:
@@ -293,14 +287,31 @@ def _print(results: dict[str, Any], genome: Genome, out: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="best")
-def main(cfg: DictConfig) -> None:
-    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE [member=I|HASH]`."""
+def _hydra_main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     # conf/best.yaml's preflight callback checked the call before Hydra wrote the folder; a
     # refusal found later (the genome does not fit the data) removes it (garay.preflight).
     with refusals("garay-best"):
         retrain(cfg, HydraConfig.get().runtime.output_dir)
+
+
+def main() -> None:
+    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE [member=I|HASH]`;
+    `garay-best --help [GROUP]`, `garay-best --version` (garay.help)."""
+    import sys
+
+    from garay.api import check_overrides
+    from garay.help import answer
+
+    answer("garay-best", sys.argv[1:])
+    if all(not a.startswith("-") for a in sys.argv[1:]):  # Hydra's own flags (--cfg, ...): Hydra's way
+        try:  # a mistyped key: one line naming it (and the key it may mean), not Hydra's error
+            check_overrides(sys.argv[1:], config_name="best")
+        except ConfigError as exc:
+            print(f"garay-best: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    _hydra_main()
 
 
 if __name__ == "__main__":

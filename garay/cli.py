@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from garay.api import check_overrides, evolve
 from garay.config import ConfigError, register_configs
+from garay.help import answer
 from garay.search.genome import Genome
 from garay.preflight import refusals
 from garay.results.tables import genome_tables, metric_of, scores_text
@@ -62,7 +63,9 @@ def multirun_first(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """`garay [overrides]`: run one evolution; `garay -m ...` a multirun (`-m` anywhere)."""
+    """`garay [overrides]`: run one evolution; `garay -m ...` a multirun (`-m` anywhere);
+    `garay --help [GROUP]`, `garay --version` (garay.help; Hydra's: `--hydra-help`)."""
+    answer("garay", sys.argv[1:])
     argv = multirun_first(sys.argv[1:])
     overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
     if all(not a.startswith("-") for a in overrides):  # Hydra's own flags (--cfg, --help, ...): Hydra's way

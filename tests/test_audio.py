@@ -243,7 +243,8 @@ def test_cli_exits_2_with_one_line_for_a_corrupt_file(tmp_path):
     )
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines == [f"garay: error: data.root: {path}: cannot decode as audio: Error in WAV file. No 'data' chunk marker."]
+    assert lines == [f"garay: error: data.root: {path}: cannot decode as audio: Error in WAV file. No 'data' chunk marker. "
+                     "(data.skip_bad=true skips such files with a warning)"]
     assert not (tmp_path / "run" / "history.jsonl").exists()
 
 

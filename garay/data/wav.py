@@ -21,6 +21,9 @@ class Recording:
     take: int | None = None
 
 
+SKIP_HINT = "(data.skip_bad=true skips such files with a warning)"
+
+
 class BadFiles:
     """Bad input files: raise on the first, or (skip_bad) warn about each and count them."""
 
@@ -29,8 +32,9 @@ class BadFiles:
         self.paths: list[str] = []
 
     def report(self, error: DataError) -> None:
-        if not self.skip:
-            raise error
+        """Raise `error`, saying how to skip such files; with skip_bad, warn and count it."""
+        if not self.skip:  # the user's next step, where the error is read
+            raise DataError(error.path, f"{error.detail} {SKIP_HINT}", key=error.key)
         log.warning("data.skip_bad: skipping %s", error)
         self.paths.append(error.path)
 

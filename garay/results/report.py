@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from garay.fidelity.rules import record_rank
 from garay.results.plots import plot_curves, plot_fitness, plot_pareto
 from garay.results.tables import curves_table, generation_table, genome_tables, metric_of, pareto_table, scores_text, table
 from garay.search.genome import Genome
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run_report(run_dir: Path) -> str:
@@ -75,14 +78,31 @@ def sweep_report(sweep_dir: Path) -> str:
     return text
 
 
+def build_parser() -> "argparse.ArgumentParser":
+    """garay-report's command line; its help is what `garay-report --help` prints (garay.help)."""
+    import argparse
+
+    import garay
+    from garay.config.reference import HelpFormatter, commands_text
+
+    ap = argparse.ArgumentParser(
+        prog="garay-report", formatter_class=HelpFormatter,
+        description="Print a garay run or sweep directory as tables and draw its figures again: fitness by\n"
+                    "generation, the best architecture and its learning curves (a run), or one row a job\n"
+                    "(a multirun's sweep directory).",
+        epilog="examples:\n  garay-report outputs/DATE/TIME     a run: tables; fitness.png, curves.png redrawn\n"
+               "  garay-report multirun/DATE/TIME    a sweep: one row a job; sweep_summary.csv and plots\n\n"
+               + commands_text("garay-report"))
+    ap.add_argument("directory", type=Path, help="a run directory or a multirun (sweep) directory")
+    ap.add_argument("--version", action="version", version=f"garay {garay.__version__}")
+    return ap
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`garay-report DIR`: print a run or sweep directory as tables; regenerate its plots."""
-    import argparse
     import sys
 
-    ap = argparse.ArgumentParser(prog="garay-report", description=main.__doc__)
-    ap.add_argument("directory", type=Path, help="a run directory or a multirun (sweep) directory")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     d: Path = args.directory
     try:
         if (d / "history.jsonl").exists():

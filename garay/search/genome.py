@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar, Union
 
 from garay.search.recipe import Recipe
@@ -120,3 +121,9 @@ class Genome:
         parts = [f"conv({g.filters},k{g.kernel_size})" for g in self.convs]
         parts += [f"dense({g.neurons})" for g in self.denses]
         return "-".join(parts) + (f" [{self.recipe.describe()}]" if self.recipe is not None else "")
+
+
+def shipped_genomes() -> dict[str, Path]:
+    """The genomes that come with garay (garay/genomes/*.json), by short name."""
+    folder = Path(__file__).parents[1] / "genomes"
+    return {p.stem: p for p in sorted(folder.glob("*.json"))}

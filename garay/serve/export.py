@@ -4,7 +4,7 @@ one folder that runs without garay's search (a model package):
     weights.npz           the weights (numpy arrays, no pickle)
     model.torchscript.pt  TorchScript: waveforms in, probabilities out (the features inside)
     model.onnx            the same in ONNX (ONNX Runtime runs it without torch)
-    preprocess.json       file -> input: sample rate, duration, features, the training set's mean and std
+    preprocess.json       file -> input: sample rate, duration, features, training set's mean, std
     classes.json          the labels, in output order
     model.json            genome, scores, data and training settings (what load_model reads)
     MODEL.md, curve.png   the model card and the learning curve
@@ -245,6 +245,42 @@ def _arg_name(module: Any) -> str:
     return next(iter(inspect.signature(module.forward).parameters))
 
 
+def settings() -> list[Any]:
+    """garay-export's keys for its help, as garay.config.reference.Key rows (name, type,
+    default, allowed values, meaning); `_parse` reads them."""
+    from garay.config.reference import Key
+
+    return [Key("run_dir", "str", "RUN_DIR", (), "A garay run, or a garay-best retrain folder (or the first "
+                                                 "argument)."),
+            Key("out", "str or null", "null", (), "Where the package goes; null: RUN_DIR/model. Must not exist, or be "
+                                                  "empty."),
+            Key("repeats", "int", "3", (), "Retrainings when the run has no saved weights yet (as garay-best's)."),
+            Key("retrain", "bool", "true", ("true", "false"), "false: refuse a run without saved weights rather "
+                                                              "than retrain it first.")]
+
+
+def help_text() -> str:
+    """What `garay-export --help` prints (garay.help renders it in the docs too)."""
+    import garay
+    from garay.config.reference import commands_text, key_lines
+
+    body = __doc__.split("\n\n", 1)[1]  # the package's files, and where the model comes from
+    return "\n".join([
+        f"garay-export {garay.__version__}: the network a run found as one folder that runs without garay's search",
+        "(a model package: TorchScript, ONNX, weights, preprocessing, labels, model card).",
+        "", "usage:",
+        "  garay-export RUN_DIR [out=DIR] [repeats=N] [retrain=false]",
+        "  garay-export --help | --version",
+        "", "examples:",
+        "  garay-export outputs/DATE/TIME                      its newest retrain with weights, else retrain",
+        "  garay-export outputs/DATE/TIME/retrain/DATE_TIME    one garay-best retrain folder",
+        "  garay-export outputs/DATE/TIME out=models/digits retrain=false",
+        "", "its keys:", *key_lines(settings()),
+        "", "the package:", body.rstrip(),
+        "", "Then classify files: garay-predict OUT FILE.wav (or garay.load_model(OUT) in Python).",
+        "", commands_text("garay-export")]) + "\n"
+
+
 def _parse(argv: Sequence[str]) -> dict[str, Any]:
     args: dict[str, Any] = {"out": None, "retrain": True, "repeats": 3}
     positional = []
@@ -274,8 +310,13 @@ def _parse(argv: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     """The `garay-export` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
+    if "--version" in argv:
+        import garay
+
+        print(f"garay {garay.__version__}")
+        raise SystemExit(0)
+    if not argv or "-h" in argv or "--help" in argv:
+        print(help_text(), end="")
         raise SystemExit(0 if argv else 2)
     try:
         args = _parse(argv)

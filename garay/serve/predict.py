@@ -55,19 +55,36 @@ def _load(model_dir: str, backend: str):  # noqa: ANN202 - a Predictor
     return load_model(model_dir, backend)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The `garay-predict` command; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="garay-predict", description="Classify audio files with a model package written by "
-                                 "garay-export: decoded, featurised and standardised as in training.",
-                                 epilog="Export a model first: garay-export RUN_DIR. Siblings: garay, garay-best, "
-                                        "garay-report, garay-export.")
+def build_parser() -> argparse.ArgumentParser:
+    """garay-predict's command line; its help is what `garay-predict --help` prints (garay.help)."""
+    import garay
+    from garay.config.reference import HelpFormatter, commands_text
+
+    ap = argparse.ArgumentParser(
+        prog="garay-predict", formatter_class=HelpFormatter,
+        description="Classify audio files with a model package written by garay-export: each file decoded,\n"
+                    "featurised and standardised as in training. One line a file (path, label, probability),\n"
+                    "or CSV or JSON. An unreadable file gets a line on stderr (exit status 1); the rest are\n"
+                    "still classified.",
+        epilog="examples:\n  garay-predict outputs/DATE/TIME/model seven.wav\n"
+               "  garay-predict outputs/DATE/TIME/model recordings/ --format csv > predictions.csv\n\n"
+               "Export a model first: garay-export RUN_DIR.\n\n" + commands_text("garay-predict"))
     ap.add_argument("model_dir", help="a model package written by garay-export")
-    ap.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER", help="audio files, or folders of them")
+    ap.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER", help="audio files, or folders of them (searched "
+                                                                        "recursively)")
     ap.add_argument("--format", choices=FORMATS, default="text", help="text (tab-separated lines), csv or json")
     ap.add_argument("--backend", choices=BACKENDS, default="onnx",
-                    help="what runs the network: onnx (ONNX Runtime, the default), torchscript or torch")
-    ap.add_argument("--batch-size", type=_positive, default=64, help="files decoded and classified at a time")
-    args = ap.parse_args(argv)
+                    help="what runs the network: onnx (ONNX Runtime, the default; no torch needed), torchscript "
+                         "or torch")
+    ap.add_argument("--batch-size", type=_positive, default=64, help="files decoded and classified at a time "
+                                                                      "(default 64)")
+    ap.add_argument("--version", action="version", version=f"garay {garay.__version__}")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `garay-predict` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
     try:
         model = _load(args.model_dir, args.backend)
     except (FileNotFoundError, ImportError, ValueError) as exc:

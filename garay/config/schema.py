@@ -138,8 +138,9 @@ class GAConfig:
     """> 1: each child is the best of this many bred, ranked by a surrogate fitted on the run's
     records (garay.strategies.screening); 0 or 1: every bred child is evaluated."""
     reevaluate: int = 0
-    """> 0: at the end the this-many fittest genomes are trained once more and the best is chosen by
-    the mean of its evaluations (garay.strategies.reevaluate); needs train.early_stop=none."""
+    """> 0: when the search ends, its K fittest genomes (K = this value) are trained once more and
+    the best is chosen by the mean of its evaluations (garay.strategies.reevaluate); needs
+    train.early_stop=none."""
     fit: str = "repair"
     """A genome that does not fit the input: repair (garay.search.fitting) | redraw (draw it again whole)."""
     unique_children: bool = False

@@ -115,21 +115,14 @@ def test_garay_best_help_puts_its_own_keys_first_and_leaves_out_the_ga():
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_garay_help_is_answered_before_hydra(flag, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["garay", flag])
+@pytest.mark.parametrize("prog, module", [("garay", "garay.cli"), ("garay-best", "garay.best")])
+def test_help_is_answered_before_hydra(prog, module, flag, monkeypatch, capsys):
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", [prog, flag])
     with pytest.raises(SystemExit) as done:
-        cli.main()
-    assert done.value.code == 0 and capsys.readouterr().out == help_text("garay")
-
-
-@pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_garay_best_help_is_answered_before_hydra(flag, monkeypatch, capsys):
-    from garay import best
-
-    monkeypatch.setattr(sys, "argv", ["garay-best", flag])
-    with pytest.raises(SystemExit) as done:
-        best.main()
-    assert done.value.code == 0 and capsys.readouterr().out == help_text("garay-best")
+        importlib.import_module(module).main()
+    assert done.value.code == 0 and capsys.readouterr().out == help_text(prog)
 
 
 def test_help_of_one_group_gives_its_keys_in_full(monkeypatch, capsys):

@@ -51,14 +51,17 @@ class RunResult:
 
     @property
     def best_genome(self) -> Genome | None:
+        """The best genome, or None when no evaluation succeeded."""
         return Genome.from_dict(self.best["genome"]) if "genome" in self.best else None
 
     @property
     def val_accuracy(self) -> float:
+        """The best genome's validation accuracy (0.0 when none succeeded)."""
         return float(self.best.get("val_accuracy", 0.0))
 
     @property
     def test_accuracy(self) -> float:
+        """The best genome's test accuracy, measured once on data the search never saw."""
         return float(self.best.get("test_accuracy", 0.0))
 
 

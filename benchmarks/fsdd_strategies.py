@@ -1,0 +1,145 @@
+"""Search strategies on real audio: FSDD with an unseen speaker (`theo` held out, the
+default speaker-split fitness of three validation voices), 100 evaluations each, paired
+over seeds. The arms are garay's best strategy on the tabular benchmarks (`ga=screened`),
+the study's GA, random search and Optuna's TPE, all at 100 evaluations; `robust` adds the
+`ga=robust` preset.
+
+    python benchmarks/fsdd_strategies.py OUT --seeds 0-9 [--arms screened ga random tpe] \
+        [--jobs 2] [--report-only] [garay overrides ...]
+
+    e.g. python benchmarks/fsdd_strategies.py runs/fsdd_strategies train.early_stop=halving
+
+Each (arm, seed) is one `garay` run in OUT/ARM-sSEED with `cluster.backend=inprocess`
+(one core each; `--jobs` runs at a time). The script is resumable: a finished run
+(summary.json) is kept, a killed one is continued with `resume=true`, so a campaign can
+span several sittings. It then writes OUT/compare.csv, anytime.csv and anytime.png (as a
+sweep does) and prints, per arm, the best validation, its test accuracy and worker-hours
+(mean and bootstrap 95% interval over seeds) and every arm's test accuracy minus every
+other's, paired by seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from itertools import combinations
+from pathlib import Path
+
+FSDD_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd" / "recordings"
+# 100 evaluations each: the study's preset breeds 6 children a generation (10 + 15 x 6);
+# random search and TPE take their budget from the same preset; ga=screened and
+# ga=robust are 100 by construction.
+ARMS: dict[str, list[str]] = {
+    "screened": ["ga=screened"],
+    "ga": ["ga.mode=generational", "ga.generations=16"],
+    "random": ["ga.mode=random", "ga.generations=16"],
+    "tpe": ["ga.mode=tpe", "ga.generations=16"],
+    "robust": ["ga=robust"],
+}
+KEYS = ["ga", "ga.mode", "seed"]
+
+
+def common(root: Path) -> list[str]:
+    """The protocol of the README's FSDD comparisons (docs: Does the search earn its compute?)."""
+    return ["data=fsdd", f"data.root={root}", "data.split=speaker", "data.test_speakers=[theo]",
+            "train.epochs=10", "cluster.backend=inprocess", "cluster.cpus_per_worker=1"]
+
+
+def seeds_of(text: str) -> list[int]:
+    """'0-9' or '0,3,5' -> seed numbers."""
+    if "-" in text:
+        lo, hi = text.split("-")
+        return list(range(int(lo), int(hi) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def run_one(out: Path, arm: str, seed: int, extra: list[str], root: Path) -> str:
+    """Run (or finish) one arm and seed; returns a line saying what happened."""
+    run_dir = out / f"{arm}-s{seed}"
+    if (run_dir / "summary.json").exists():
+        return f"{run_dir.name}: done before"
+    resume = (run_dir / "history.jsonl").exists() or (run_dir / "checkpoint.json").exists()
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)  # died before its first result: start it again
+    garay = Path(sys.executable).parent / "garay"
+    cmd = [str(garay), *common(root), *ARMS[arm], f"seed={seed}", *extra, f"hydra.run.dir={run_dir}"]
+    if resume:
+        cmd.append("resume=true")
+    log = out / f"{arm}-s{seed}.out"
+    with open(log, "a") as f:
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
+    return f"{run_dir.name}: {'resumed, ' if resume else ''}exit {rc} (log {log.name})"
+
+
+def report(out: Path) -> None:
+    """compare.csv, anytime.csv/png and the paired differences between arms."""
+    from garay.results.anytime import bootstrap_mean, compare_text, load_runs, write_anytime
+    from garay.results.sweep import load_jobs
+
+    jobs = load_jobs(out)
+    if not jobs:
+        print(f"no finished runs in {out}")
+        return
+    print(compare_text(write_anytime(out, jobs, KEYS)))
+    runs = load_runs(out, jobs, KEYS)
+    by: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        by.setdefault(r["job"].rsplit("-s", 1)[0], {})[r["seed"]] = r
+    pairs = [(a, b, sorted(set(by[a]) & set(by[b]))) for a, b in combinations(sorted(by), 2)]
+    pairs = [p for p in pairs if len(p[2]) >= 2]
+    if not pairs:
+        print("\nNo two arms share two finished seeds yet: no paired differences.")
+    else:
+        print("\nPaired by seed, A minus B (mean [bootstrap 95% interval], seeds both finished):")
+        print("| A | B | seeds | best validation | its test accuracy | worker-hours |")
+        print("|---|---|---|---|---|---|")
+    for a, b, seeds in pairs:
+        cells = []
+        for key, scale in (("best_val", 1), ("best_test", 1), ("worker_seconds", 1 / 3600)):
+            m, lo, hi = bootstrap_mean([(by[a][s][key] - by[b][s][key]) * scale for s in seeds])
+            cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        print(f"| {a} | {b} | {len(seeds)} | " + " | ".join(cells) + " |")
+    summary = {arm: sorted(runs_by) for arm, runs_by in by.items()}
+    (out / "finished.json").write_text(json.dumps(summary, indent=1))
+
+
+def check_same_protocol(out: Path, extra: list[str], root: Path) -> None:
+    """A campaign continued in a later sitting must use the same overrides: its seeds are
+    paired and its runs resumed, so a changed setting would mix two protocols silently."""
+    record = out / "campaign.json"
+    settings = {"common": common(root), "arms": ARMS, "extra": extra}
+    if record.exists():
+        before = json.loads(record.read_text())
+        if before != json.loads(json.dumps(settings)):
+            sys.exit(f"fsdd_strategies: {out} holds a campaign run with other settings "
+                     f"(extra overrides {before.get('extra')}, asked {extra}); use another OUT")
+    else:
+        record.write_text(json.dumps(settings, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seeds", default="0-9", help="'0-9' or '0,3,5'")
+    ap.add_argument("--arms", nargs="+", default=["screened", "ga", "random", "tpe"], choices=list(ARMS))
+    ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
+    ap.add_argument("--data-root", type=Path, default=FSDD_ROOT)
+    ap.add_argument("--report-only", action="store_true")
+    args, extra = ap.parse_known_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        check_same_protocol(args.out, extra, args.data_root)
+        # seed-major order: a campaign cut short still has every arm on the same seeds
+        todo = [(arm, s) for s in seeds_of(args.seeds) for arm in args.arms]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for line in pool.map(lambda t: run_one(args.out, t[0], t[1], extra, args.data_root), todo):
+                print(line, flush=True)
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,10 @@ with the tabular evaluator, records in memory); Optuna's TPE runs through its ow
 ask-and-tell interface over the same space and the same noisy queries. For each run the
 incumbent after n evaluations is the point with the best observation so far (what a user
 would pick); its regret is the table's best seed-mean fitness minus the incumbent's
-seed-mean, in points (accuracy x 100; HPOLib: validation loss x 100).
+seed-mean, in points (accuracy x 100; HPOLib: validation loss x 100). A run that ends
+before its budget (a generational GA whose population converged: every child it breeds
+was evaluated before) keeps its incumbent's regret to the budget, and the report says
+which runs ended early.
 
 Writes OUT/strategies.csv (regret at each budget, one row per space, strategy, seed),
 OUT/curves.csv and OUT/regret.png (mean regret against evaluations with bootstrap 95%
@@ -127,7 +130,16 @@ def regrets(space: TabularSpace, trace: list[tuple[float, float]]) -> np.ndarray
     return 100 * (space.optimum - means[incumbent])
 
 
-def job(args: tuple[str, str, int, list[int]]) -> tuple[str, str, int, np.ndarray, float]:
+def carried(curve: np.ndarray, n: int) -> np.ndarray:
+    """A run that ended before `n` evaluations (a generational GA whose population
+    converged: every child known) keeps its incumbent: its last regret carried forward.
+    Dropping such seeds would compare the rest of a strategy's seeds with all of another's."""
+    return np.r_[curve, np.full(n - len(curve), curve[-1])] if 0 < len(curve) < n else curve
+
+
+def job(args: tuple[str, str, int, list[int]]) -> tuple[str, str, int, np.ndarray, float, int]:
+    """One run: (space, strategy, seed, regret after 1..budget evaluations, seconds,
+    evaluations it made before it ended)."""
     name, strategy, seed, budgets = args
     budget = max(budgets)
     logging.disable(logging.WARNING)  # the driver's generation log
@@ -137,14 +149,15 @@ def job(args: tuple[str, str, int, list[int]]) -> tuple[str, str, int, np.ndarra
         curve = np.full(budget, np.nan)
         for b in budgets:
             curve[b - 1] = chosen_regret(space, STRATEGIES[strategy], seed, b)
-        return name, strategy, seed, curve, time.perf_counter() - start
+        return name, strategy, seed, curve, time.perf_counter() - start, budget
     if strategy == "tpe":
         trace = run_tpe(space, seed, budget)
     elif strategy == "random_2x":
         trace = run_garay(space, STRATEGIES["random"], seed, 2 * budget)
     else:
         trace = run_garay(space, STRATEGIES[strategy], seed, budget)
-    return name, strategy, seed, regrets(space, trace), time.perf_counter() - start
+    n = 2 * budget if strategy == "random_2x" else budget
+    return name, strategy, seed, carried(regrets(space, trace), n), time.perf_counter() - start, len(trace)
 
 
 def random_search_curve(space: TabularSpace, n_max: int, reps: int = 400, seed: int = 0) -> np.ndarray:
@@ -189,14 +202,17 @@ def main() -> None:
             for sp in args.spaces for st in args.strategies for seed in range(args.seeds)]
     start = time.perf_counter()
     results: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    made: dict[tuple[str, str], dict[int, int]] = {}
     seconds: dict[str, float] = {}
     with mp.get_context("fork").Pool(args.processes) as pool:
-        for name, strategy, seed, curve, s in pool.imap_unordered(job, jobs, chunksize=4):
+        for name, strategy, seed, curve, s, m in pool.imap_unordered(job, jobs, chunksize=4):
             results.setdefault((name, strategy), {})[seed] = curve
+            made.setdefault((name, strategy), {})[seed] = m
             seconds[strategy] = seconds.get(strategy, 0.0) + s
     wall = time.perf_counter() - start
-    write_outputs(args, results)
+    write_outputs(args, results, made)
     report(args, results, tpe_top)
+    report_converged(args, made)
     print(f"\n{len(jobs)} runs in {wall:.0f} s on {args.processes} processes; seconds per run: "
           + ", ".join(f"{k} {v / (len(args.spaces) * args.seeds):.2f}" for k, v in seconds.items()))
 
@@ -205,16 +221,29 @@ def at(curve: np.ndarray, n: int) -> float:
     return float(curve[n - 1]) if len(curve) >= n else math.nan
 
 
-def write_outputs(args: argparse.Namespace, results: dict) -> None:
+def report_converged(args: argparse.Namespace, made: dict) -> None:
+    """Which runs ended before their budget (their regret is carried forward)."""
+    lines = []
+    for (sp, st), by_seed in sorted(made.items()):
+        n = 2 * max(args.budgets) if st == "random_2x" else max(args.budgets)
+        short = sorted(m for m in by_seed.values() if m < n)
+        if short:
+            lines.append(f"- {sp} {st}: {len(short)} of {len(by_seed)} runs ended before {n} evaluations "
+                         f"(the population converged), after {short[0]}-{short[-1]} (median {int(np.median(short))})")
+    print("\nRuns that ended before the budget, their incumbent's regret carried forward:")
+    print("\n".join(lines) if lines else "- none")
+
+
+def write_outputs(args: argparse.Namespace, results: dict, made: dict) -> None:
     with open(args.out / "strategies.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["space", "strategy", "seed", "evaluations", "regret_points"])
+        w.writerow(["space", "strategy", "seed", "evaluations", "regret_points", "evaluations_made"])
         for (sp, st), curves in sorted(results.items()):
             for seed, curve in sorted(curves.items()):
                 for b in args.budgets:
                     n = 2 * b if st == "random_2x" else b
                     if len(curve) >= n:
-                        w.writerow([sp, st, seed, b, f"{at(curve, n):.6f}"])
+                        w.writerow([sp, st, seed, b, f"{at(curve, n):.6f}", min(made[sp, st][seed], n)])
     grid = np.unique(np.r_[np.geomspace(1, max(args.budgets), 60).astype(int), args.budgets])
     rng = np.random.default_rng(0)
     rows = []

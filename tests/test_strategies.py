@@ -196,6 +196,39 @@ def test_the_screened_preset_is_asynchronous_screened_evolution_at_100_evaluatio
     assert (ga.mode, ga.budget, ga.crossover, ga.screen, ga.tournament_size) == ("async", 100, False, 20, 10)
 
 
+def test_a_converged_generational_run_ends_instead_of_breeding_known_genomes(nb201):
+    # NAS-Bench-201 has few cells: the study's GA (10 genomes, 4 parents) runs out of
+    # children it has not evaluated long before 1000 evaluations. It used to breed known
+    # genomes until ga.generations (100,000 here); it ends after max_redraws empty ones.
+    search = _search(nb201, generations=100_000, budget_epochs=1000, max_redraws=20)
+    strategy = search.strategy
+    new = {}
+    strategy.events.hooks.append(lambda e: new.__setitem__(e.generation, e.size)
+                                 if type(e).__name__ == "CohortStart" else None)
+    search.run()
+    counts = [new[g] for g in sorted(new)]
+    assert strategy.converged and len(search.ledger.cache) < 1000
+    assert counts[-20:] == [0] * 20 and counts[-21] > 0 and strategy.generation == len(counts)
+    assert strategy.summary()["converged"] is True
+
+
+def test_a_converged_run_resumed_from_a_checkpoint_in_its_stale_streak_ends_where_it_would_have(nb201, tmp_path):
+    runlog = RunLog(tmp_path)
+    checkpoints = []
+    search = _search(nb201, runlog, generations=100_000, budget_epochs=1000, max_redraws=20)
+    search.strategy.events.hooks.append(
+        lambda e: checkpoints.append(search.strategy.state()) if type(e).__name__ == "GenerationEnd" else None)
+    search.run()
+    # a checkpoint taken 10 generations into the last streak of empty generations
+    mid = next(c for c in checkpoints if c["stale"] == 10)
+    resumed = _search(nb201, None, generations=100_000, budget_epochs=1000, max_redraws=20)
+    resumed.strategy.ledger.cache.update(search.ledger.cache)
+    resumed.strategy.restore(mid, list(search.ledger.cache.values()))
+    assert resumed.strategy.stale == 10 and not resumed.strategy.done()
+    resumed.run()
+    assert resumed.strategy.converged and resumed.strategy.generation == search.strategy.generation
+
+
 def test_a_screened_run_killed_mid_run_resumes_without_training_anything_again(nb201, tmp_path, monkeypatch):
     # An asynchronous run resumes from its last checkpoint's generator state, written before
     # its last child was bred: it goes on as a run of its own (as the async golden runs

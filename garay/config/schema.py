@@ -129,7 +129,9 @@ class GAConfig:
     no barrier) | random (random search, the same budget) | regularized (regularized evolution in
     generations: ageing, tournaments) | local (local search) | tpe (Optuna's TPE, needs optuna)."""
     max_redraws: int = 100
-    """Bound on re-drawing unfitting genomes (fit=redraw) and repeats (random, async)."""
+    """Bound on re-drawing unfitting genomes (fit=redraw) and repeats (random, async); a
+    generational run whose last max_redraws generations bred nothing new has converged and
+    ends."""
     tournament_size: int = 3
     """Genomes in each tournament (async and regularized modes)."""
     crossover: bool = True

@@ -1,7 +1,8 @@
 """The study's generational genetic algorithm as an ask/tell strategy: evaluate a
 population, keep the best `num_parents` (NSGA-II with several objectives), breed children
 of random parent pairs back up to `population_size`, evaluate them; `generations` times,
-or until ga.budget_epochs is spent."""
+or until ga.budget_epochs is spent, or until the population has converged (ga.max_redraws
+generations in a row bred nothing that was not evaluated before)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Generational:
         self.screen = Screen(ga.screen, space.encoding)  # ga.screen > 1: a surrogate picks each child
         self._cohort: list[Individual] | None = None  # the generation being evaluated
         self._waiting: set[str] = set()  # its genomes not told yet
+        self.stale = 0  # generations in a row with nothing new to evaluate (see ask)
 
     @property
     def fresh(self) -> bool:
@@ -50,7 +52,12 @@ class Generational:
         return self.generation == 0 and not self.population
 
     def done(self) -> bool:
-        return self.generation >= self.ga.generations or self.budget_spent()
+        return self.generation >= self.ga.generations or self.converged or self.budget_spent()
+
+    @property
+    def converged(self) -> bool:
+        """ga.max_redraws generations in a row bred nothing that was not evaluated before."""
+        return self.stale >= self.ga.max_redraws
 
     def budget_spent(self) -> bool:
         """ga.budget_epochs reached by the generations done (a resumed run does not count
@@ -60,11 +67,17 @@ class Generational:
     def ask(self, n: int) -> list[Task]:
         """The next generation's genomes to evaluate, once the last one is complete: each
         genome once, and none evaluated in an earlier generation. A generation with nothing
-        new to evaluate is complete at once, and the next one is bred."""
+        new to evaluate is complete at once, and the next one is bred; after ga.max_redraws
+        such generations in a row the population has converged (every child its parents
+        breed is known: a small or tabular space) and the run ends, instead of breeding
+        known genomes until ga.generations."""
         while self._cohort is None and not self.done():
             cohort = self._next_cohort()
             if cohort:
                 return cohort
+            if self.converged and self.generation < self.ga.generations:
+                log.info("generation %d: the last %d generations bred nothing that was not evaluated before; "
+                         "the population has converged and the run ends", self.generation - 1, self.stale)
         return []
 
     def _next_cohort(self) -> list[Task]:
@@ -85,6 +98,7 @@ class Generational:
                 continue
             cohort[h] = Task(f"g{g}-{i}", ind.genome, evaluation_seed(self.seed, h, g), g)
         self._cohort, self._waiting = population, set(cohort)
+        self.stale = 0 if cohort else self.stale + 1  # before _close: its checkpoint holds it
         self.events.emit(CohortStart(g, len(cohort)))
         if not cohort:  # every genome known already: the generation is complete
             self._close()
@@ -162,7 +176,7 @@ class Generational:
     def state(self) -> dict[str, Any]:
         return {"next_generation": self.generation, "population": self._members(self.population),
                 "rng_state": self.rng.bit_generator.state, **self.space.counters(), "duplicates": self.duplicates,
-                "rebred": self.rebred, "generation_stats": self.generation_stats}
+                "rebred": self.rebred, "stale": self.stale, "generation_stats": self.generation_stats}
 
     def restore(self, checkpoint: dict[str, Any] | None, history: Sequence[dict[str, Any]],
                 rung_history: Sequence[dict[str, Any]] = ()) -> None:
@@ -178,9 +192,10 @@ class Generational:
         self.space.restore_counters(checkpoint)
         self.duplicates = checkpoint.get("duplicates", 0)
         self.rebred = checkpoint.get("rebred", 0)
+        self.stale = checkpoint.get("stale", 0)
         self.generation_stats = checkpoint["generation_stats"]
 
     def summary(self) -> dict[str, Any]:
         return {"mode": self.mode, "generations": self.generation, "duplicates": self.duplicates,
-                "rebred": self.rebred, "fit": self.ga.fit, **self.space.counters(),
+                "rebred": self.rebred, "converged": self.converged, "fit": self.ga.fit, **self.space.counters(),
                 "generation_stats": self.generation_stats}

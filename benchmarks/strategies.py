@@ -269,13 +269,18 @@ def plot(args: argparse.Namespace, rows: list) -> None:
     import matplotlib.pyplot as plt
 
     spaces = list(dict.fromkeys(r[0] for r in rows))
+    strategies = list(dict.fromkeys(r[1] for r in rows))
+    # past ten strategies the colours repeat: the next ten are dashed
+    colour = {st: f"C{i % 10}" for i, st in enumerate(strategies)}
+    dashes = {st: "--" if i >= 10 else "-" for i, st in enumerate(strategies)}
     fig, axes = plt.subplots(1, len(spaces), figsize=(4.2 * len(spaces), 4.2), squeeze=False)
     for ax, sp in zip(axes[0], spaces):
         for st in dict.fromkeys(r[1] for r in rows if r[0] == sp):
             pts = [r for r in rows if r[0] == sp and r[1] == st]
             n = [r[2] for r in pts]
-            ax.plot(n, [r[3] for r in pts], label=st, marker="o" if len(pts) <= len(args.budgets) else None)
-            ax.fill_between(n, [r[4] for r in pts], [r[5] for r in pts], alpha=0.2)
+            ax.plot(n, [r[3] for r in pts], label=st, color=colour[st], linestyle=dashes[st],
+                    marker="o" if len(pts) <= len(args.budgets) else None)
+            ax.fill_between(n, [r[4] for r in pts], [r[5] for r in pts], color=colour[st], alpha=0.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(sp)
@@ -283,8 +288,10 @@ def plot(args: argparse.Namespace, rows: list) -> None:
         ax.set_ylabel("regret of the incumbent (points, seed-mean)")
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    ncol = min(len(labels), 6)
+    legend_rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.02 + 0.055 * legend_rows, 1, 1))  # room for the legend below the axes
     fig.savefig(args.out / "regret.png", dpi=110)
 
 

@@ -220,7 +220,7 @@ def test_a_converged_run_resumed_from_a_checkpoint_in_its_stale_streak_ends_wher
         lambda e: checkpoints.append(search.strategy.state()) if type(e).__name__ == "GenerationEnd" else None)
     search.run()
     # a checkpoint taken 10 generations into the last streak of empty generations
-    mid = next(c for c in checkpoints if c["stale"] == 10)
+    mid = next(c for c in checkpoints if c.get("stale") == 10)
     resumed = _search(nb201, None, generations=100_000, budget_epochs=1000, max_redraws=20)
     resumed.strategy.ledger.cache.update(search.ledger.cache)
     resumed.strategy.restore(mid, list(search.ledger.cache.values()))

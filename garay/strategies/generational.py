@@ -176,7 +176,8 @@ class Generational:
     def state(self) -> dict[str, Any]:
         return {"next_generation": self.generation, "population": self._members(self.population),
                 "rng_state": self.rng.bit_generator.state, **self.space.counters(), "duplicates": self.duplicates,
-                "rebred": self.rebred, "stale": self.stale, "generation_stats": self.generation_stats}
+                "rebred": self.rebred, **({"stale": self.stale} if self.stale else {}),  # only if any
+                "generation_stats": self.generation_stats}
 
     def restore(self, checkpoint: dict[str, Any] | None, history: Sequence[dict[str, Any]],
                 rung_history: Sequence[dict[str, Any]] = ()) -> None:
@@ -197,5 +198,5 @@ class Generational:
 
     def summary(self) -> dict[str, Any]:
         return {"mode": self.mode, "generations": self.generation, "duplicates": self.duplicates,
-                "rebred": self.rebred, "converged": self.converged, "fit": self.ga.fit, **self.space.counters(),
+                "rebred": self.rebred, **({"converged": True} if self.converged else {}), "fit": self.ga.fit, **self.space.counters(),
                 "generation_stats": self.generation_stats}

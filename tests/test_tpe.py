@@ -120,6 +120,23 @@ def test_optuna_is_told_every_result_as_a_trial_of_the_candidate_trained(nb201):
     assert summary["best"]["fitness"] == max(r["fitness"] for r in records)
 
 
+def test_a_suggestion_is_a_running_trial_only_while_its_genome_trains(nb201):
+    # Optuna's constant liar counts a RUNNING trial as a poor result: right for the genomes
+    # in flight (workers asking at once spread out), wrong for any later. Four workers.
+    search = _search(nb201, workers=4)
+    strategy, running = search.strategy, optuna.trial.TrialState.RUNNING
+    open_counts = []
+
+    def spy(event):
+        if type(event).__name__ == "Joined":
+            open_counts.append(sum(t.state == running for t in strategy.study.trials))
+
+    strategy.events.hooks.append(spy)
+    search.run()
+    assert len(open_counts) >= 40 and max(open_counts) <= 4 and max(open_counts) >= 2
+    assert not [t for t in strategy.study.trials if t.state == running]
+
+
 def test_a_stopped_result_is_a_pruned_trial_at_its_epoch_and_a_failed_one_a_failure(nb201):
     search = _search(nb201, budget_epochs=12)
     search.run()

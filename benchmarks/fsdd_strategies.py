@@ -80,7 +80,7 @@ def report(out: Path) -> None:
     from garay.results.anytime import bootstrap_mean, compare_text, load_runs, write_anytime
     from garay.results.sweep import load_jobs
 
-    jobs = load_jobs(out)
+    jobs = load_jobs(out) if out.is_dir() else []
     if not jobs:
         print(f"no finished runs in {out}")
         return
@@ -103,8 +103,6 @@ def report(out: Path) -> None:
             m, lo, hi = bootstrap_mean([(by[a][s][key] - by[b][s][key]) * scale for s in seeds])
             cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"| {a} | {b} | {len(seeds)} | " + " | ".join(cells) + " |")
-    summary = {arm: sorted(runs_by) for arm, runs_by in by.items()}
-    (out / "finished.json").write_text(json.dumps(summary, indent=1))
 
 
 def check_same_protocol(out: Path, extra: list[str], root: Path) -> None:
@@ -130,8 +128,8 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=FSDD_ROOT)
     ap.add_argument("--report-only", action="store_true")
     args, extra = ap.parse_known_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
+    if not args.report_only:  # --report-only reads OUT and writes only its report files
+        args.out.mkdir(parents=True, exist_ok=True)
         check_same_protocol(args.out, extra, args.data_root)
         # seed-major order: a campaign cut short still has every arm on the same seeds
         todo = [(arm, s) for s in seeds_of(args.seeds) for arm in args.arms]

@@ -198,5 +198,6 @@ class Generational:
 
     def summary(self) -> dict[str, Any]:
         return {"mode": self.mode, "generations": self.generation, "duplicates": self.duplicates,
-                "rebred": self.rebred, **({"converged": True} if self.converged else {}), "fit": self.ga.fit, **self.space.counters(),
+                "rebred": self.rebred, **({"converged": True} if self.converged else {}), "fit": self.ga.fit,
+                **self.space.counters(),
                 "generation_stats": self.generation_stats}

@@ -15,7 +15,11 @@ Each (arm, seed) is one `garay` run in OUT/ARM-sSEED with `cluster.backend=inpro
 span several sittings. It then writes OUT/compare.csv, anytime.csv and anytime.png (as a
 sweep does) and prints, per arm, the best validation, its test accuracy and worker-hours
 (mean and bootstrap 95% interval over seeds) and every arm's test accuracy minus every
-other's, paired by seed.
+other's, paired by seed. Last, why a strategy does or does not pay on this task, per
+arm over seeds: how many networks it trained in full, how well their fitness ranks their
+test accuracy (Spearman, all of them and the top fifth by fitness), how far the three
+validation voices disagree about one network, and how much test accuracy the winner
+leaves to the best network the run trained (which fitness could not pick out).
 """
 
 from __future__ import annotations
@@ -103,6 +107,77 @@ def report(out: Path) -> None:
             m, lo, hi = bootstrap_mean([(by[a][s][key] - by[b][s][key]) * scale for s in seeds])
             cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"| {a} | {b} | {len(seeds)} | " + " | ".join(cells) + " |")
+    print(why_text(out, by))
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Rank correlation (average ranks for ties); nan below 3 points or for a constant."""
+    import numpy as np
+
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = (_ranks(np.asarray(v, float)) for v in (x, y))
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(v):
+    import numpy as np
+
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(len(v), dtype=float)
+    for value in np.unique(v):  # ties share their mean rank
+        tied = v == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def run_diagnostics(history: list[dict], best_test: float) -> dict[str, float]:
+    """One run's figures on why selection does or does not find networks for a new voice.
+    Only networks trained in full count (a stopped one's fitness is 0 by design)."""
+    import numpy as np
+
+    full: dict[str, dict] = {}
+    for h in history:
+        if h.get("status") == "ok" and not h.get("repeat"):
+            full.setdefault(h["hash"], h)
+    recs = sorted(full.values(), key=lambda h: -h["fitness"])
+    fit = [h["fitness"] for h in recs]
+    test = [h["test_accuracy"] for h in recs]
+    top = max(3, len(recs) // 5)
+    spread = [max(h["val_scores"]) - min(h["val_scores"]) for h in recs if len(h.get("val_scores") or []) > 1]
+    return {"trained_in_full": float(len(recs)),
+            "rank_corr_all": spearman(fit, test),
+            "rank_corr_top_fifth": spearman(fit[:top], test[:top]),
+            "voice_spread": float(np.median(spread)) if spread else float("nan"),
+            "left_on_table": (max(test) - best_test) if test else float("nan")}
+
+
+def why_text(out: Path, by: dict[str, dict[int, dict]]) -> str:
+    """Per arm, mean [bootstrap 95% interval] over seeds of `run_diagnostics`."""
+    import math
+
+    from garay.results.anytime import bootstrap_mean
+    from garay.results.runlog import read_history
+
+    names = ["trained_in_full", "rank_corr_all", "rank_corr_top_fifth", "voice_spread", "left_on_table"]
+    lines = ["\nWhy (per run, then mean [bootstrap 95% interval] over seeds): networks trained in "
+             "full; Spearman of fitness with test accuracy over them and over their top fifth by "
+             "fitness; median range of one network's three validation voices; best test accuracy "
+             "among them minus the winner's:",
+             "| arm | seeds | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for arm in sorted(by):
+        per = [run_diagnostics(list(read_history(out / r["job"] / "history.jsonl")), r["best_test"])
+               for r in by[arm].values()]
+        cells = []
+        for n in names:
+            vals = [d[n] for d in per if not math.isnan(d[n])]
+            m, lo, hi = bootstrap_mean(vals) if vals else (math.nan,) * 3
+            cells.append(f"{m:.3g} [{lo:.3g}, {hi:.3g}]")
+        lines.append(f"| {arm} | {len(per)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def check_same_protocol(out: Path, extra: list[str], root: Path) -> None:

@@ -147,7 +147,8 @@ def run_diagnostics(history: list[dict], best_test: float) -> dict[str, float]:
     fit = [h["fitness"] for h in recs]
     test = [h["test_accuracy"] for h in recs]
     top = max(3, len(recs) // 5)
-    spread = [max(h["val_scores"]) - min(h["val_scores"]) for h in recs if len(h.get("val_scores") or []) > 1]
+    voices = [h["val_scores"] for h in recs if len(h.get("val_scores") or []) > 1]
+    spread = [max(v) - min(v) for v in voices]
     return {"trained_in_full": float(len(recs)),
             "rank_corr_all": spearman(fit, test),
             "rank_corr_top_fifth": spearman(fit[:top], test[:top]),
@@ -163,10 +164,10 @@ def why_text(out: Path, by: dict[str, dict[int, dict]]) -> str:
     from garay.results.runlog import read_history
 
     names = ["trained_in_full", "rank_corr_all", "rank_corr_top_fifth", "voice_spread", "left_on_table"]
-    lines = ["\nWhy (per run, then mean [bootstrap 95% interval] over seeds): networks trained in "
+    lines = [("\nWhy (per run, then mean [bootstrap 95% interval] over seeds): networks trained in "
              "full; Spearman of fitness with test accuracy over them and over their top fifth by "
              "fitness; median range of one network's three validation voices; best test accuracy "
-             "among them minus the winner's:",
+             "among them minus the winner's:"),
              "| arm | seeds | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
     for arm in sorted(by):
         per = [run_diagnostics(list(read_history(out / r["job"] / "history.jsonl")), r["best_test"])

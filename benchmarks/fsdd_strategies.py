@@ -15,7 +15,8 @@ Each (arm, seed) is one `garay` run in OUT/ARM-sSEED with `cluster.backend=inpro
 span several sittings. It then writes OUT/compare.csv, anytime.csv and anytime.png (as a
 sweep does) and prints, per arm, the best validation, its test accuracy and worker-hours
 (mean and bootstrap 95% interval over seeds) and every arm's test accuracy minus every
-other's, paired by seed. Last, why a strategy does or does not pay on this task, per
+other's, paired by seed, and each arm against random search at random search's
+worker-hours. Last, why a strategy does or does not pay on this task, per
 arm over seeds: how many networks it trained in full, how well their fitness ranks their
 test accuracy (Spearman, all of them and the top fifth by fitness), how far the three
 validation voices disagree about one network, and how much test accuracy the winner
@@ -107,7 +108,32 @@ def report(out: Path) -> None:
             m, lo, hi = bootstrap_mean([(by[a][s][key] - by[b][s][key]) * scale for s in seeds])
             cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"| {a} | {b} | {len(seeds)} | " + " | ".join(cells) + " |")
+    print(equal_cost_text(by))
     print(why_text(out, by))
+
+
+def equal_cost_text(by: dict[str, dict[int, dict]], baseline: str = "random") -> str:
+    """Each arm against the baseline at the baseline's worker-hours, seed by seed: the
+    incumbent each arm held once it had spent what the baseline spent in all (its final
+    one if it spent less). Arms that train more networks in full cost more per evaluation."""
+    from garay.results.anytime import bootstrap_mean, value_at
+
+    if baseline not in by:
+        return ""
+    lines = [f"\nAt {baseline}'s worker-hours (per seed), A minus {baseline}, paired by seed:",
+             "| A | seeds | best validation | its test accuracy |", "|---|---|---|---|"]
+    for arm in sorted(set(by) - {baseline}):
+        seeds = sorted(set(by[arm]) & set(by[baseline]))
+        if len(seeds) < 2:
+            continue
+        cells = []
+        for key, final in (("best", "best_val"), ("test", "best_test")):
+            diffs = [value_at(by[arm][s]["curve"], "worker_seconds", by[baseline][s]["worker_seconds"], key)
+                     - by[baseline][s][final] for s in seeds]
+            m, lo, hi = bootstrap_mean(diffs)
+            cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        lines.append(f"| {arm} | {len(seeds)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def spearman(x: list[float], y: list[float]) -> float:

@@ -133,6 +133,8 @@ def equal_cost_text(by: dict[str, dict[int, dict]], baseline: str = "random") ->
             m, lo, hi = bootstrap_mean(diffs)
             cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         lines.append(f"| {arm} | {len(seeds)} | " + " | ".join(cells) + " |")
+    if len(lines) == 3:
+        return f"\nNo arm shares two finished seeds with {baseline} yet: no comparison at equal cost."
     return "\n".join(lines)
 
 

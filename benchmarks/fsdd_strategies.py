@@ -150,13 +150,14 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _ranks(v):
+def _ranks(v: "np.ndarray") -> "np.ndarray":
+    """0-based ranks of v, ties sharing their mean rank."""
     import numpy as np
 
     order = np.argsort(v, kind="stable")
     ranks = np.empty(len(v))
     ranks[order] = np.arange(len(v), dtype=float)
-    for value in np.unique(v):  # ties share their mean rank
+    for value in np.unique(v):
         tied = v == value
         ranks[tied] = ranks[tied].mean()
     return ranks

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 FSDD_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd" / "recordings"
 # 100 evaluations each: the study's preset breeds 6 children a generation (10 + 15 x 6);
 # random search and TPE take their budget from the same preset; ga=screened and
@@ -140,8 +142,6 @@ def equal_cost_text(by: dict[str, dict[int, dict]], baseline: str = "random") ->
 
 def spearman(x: list[float], y: list[float]) -> float:
     """Rank correlation (average ranks for ties); nan below 3 points or for a constant."""
-    import numpy as np
-
     if len(x) < 3:
         return float("nan")
     rx, ry = (_ranks(np.asarray(v, float)) for v in (x, y))
@@ -150,10 +150,8 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _ranks(v: "np.ndarray") -> "np.ndarray":
+def _ranks(v: np.ndarray) -> np.ndarray:
     """0-based ranks of v, ties sharing their mean rank."""
-    import numpy as np
-
     order = np.argsort(v, kind="stable")
     ranks = np.empty(len(v))
     ranks[order] = np.arange(len(v), dtype=float)
@@ -166,8 +164,6 @@ def _ranks(v: "np.ndarray") -> "np.ndarray":
 def run_diagnostics(history: list[dict], best_test: float) -> dict[str, float]:
     """One run's figures on why selection does or does not find networks for a new voice.
     Only networks trained in full count (a stopped one's fitness is 0 by design)."""
-    import numpy as np
-
     full: dict[str, dict] = {}
     for h in history:
         if h.get("status") == "ok" and not h.get("repeat"):

@@ -325,7 +325,8 @@ def report(args: argparse.Namespace, results: dict, tpe_top: int) -> None:
                     dm, dlo, dhi = bootstrap(d, rng)
                     return f"{dm:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
                 reached = np.nonzero(rs_curve <= m)[0]
-                need = f"{reached[0] + 1}" if len(reached) else f"> {len(rs_curve)} (the whole table)"
+                reach = "the whole table" if len(rs_curve) == len(space._obs) else "all simulated"
+                need = f"{reached[0] + 1}" if len(reached) else f"> {len(rs_curve)} ({reach})"
                 print(f"| {st} | {b} | {m:.3f} [{lo:.3f}, {hi:.3f}] | {advantage(base, 'random')} | "
                       f"{advantage(tpe, 'tpe')} | {need} |")
 

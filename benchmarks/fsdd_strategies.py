@@ -16,7 +16,7 @@ span several sittings. It then writes OUT/compare.csv, anytime.csv and anytime.p
 sweep does) and prints, per arm, the best validation, its test accuracy and worker-hours
 (mean and bootstrap 95% interval over seeds) and every arm's test accuracy minus every
 other's, paired by seed, and each arm against random search at random search's
-worker-hours. Last, why a strategy does or does not pay on this task, per
+worker-hours and after 28, 50, 75 and 100 evaluations. Last, why a strategy does or does not pay on this task, per
 arm over seeds: how many networks it trained in full, how well their fitness ranks their
 test accuracy (Spearman, all of them and the top fifth by fitness), how far the three
 validation voices disagree about one network, and how much test accuracy the winner
@@ -91,8 +91,8 @@ def report(out: Path) -> None:
     if not jobs:
         print(f"no finished runs in {out}")
         return
-    print(compare_text(write_anytime(out, jobs, KEYS)))
-    runs = load_runs(out, jobs, KEYS)
+    runs = load_runs(out, jobs, KEYS)  # each history read once, for every table below
+    print(compare_text(write_anytime(out, jobs, KEYS, runs)))
     by: dict[str, dict[int, dict]] = {}
     for r in runs:
         by.setdefault(r["job"].rsplit("-s", 1)[0], {})[r["seed"]] = r
@@ -111,33 +111,52 @@ def report(out: Path) -> None:
             cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"| {a} | {b} | {len(seeds)} | " + " | ".join(cells) + " |")
     print(equal_cost_text(by))
-    print(why_text(out, by))
+    print(by_budget_text(by))
+    print(why_text(by))
+
+
+def versus_baseline(by: dict[str, dict[int, dict]], axis: str, x_of, baseline: str = "random") -> list[str]:
+    """Table rows `| arm | seeds | best validation | its test accuracy |`: each arm minus the
+    baseline, both read on their anytime curves at the same point of `axis` (x_of(seed)),
+    mean [bootstrap 95% interval] over the seeds both finished (at least two)."""
+    from garay.results.anytime import bootstrap_mean, value_at
+
+    rows = []
+    for arm in sorted(set(by) - {baseline}) if baseline in by else []:
+        seeds = sorted(set(by[arm]) & set(by[baseline]))
+        if len(seeds) < 2:
+            continue
+        cells = []
+        for key in ("best", "test"):
+            diffs = [value_at(by[arm][s]["curve"], axis, x_of(s), key)
+                     - value_at(by[baseline][s]["curve"], axis, x_of(s), key) for s in seeds]
+            m, lo, hi = bootstrap_mean(diffs)
+            cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        rows.append(f"| {arm} | {len(seeds)} | " + " | ".join(cells) + " |")
+    return rows
 
 
 def equal_cost_text(by: dict[str, dict[int, dict]], baseline: str = "random") -> str:
     """Each arm against the baseline at the baseline's worker-hours, seed by seed: the
     incumbent each arm held once it had spent what the baseline spent in all (its final
     one if it spent less). Arms that train more networks in full cost more per evaluation."""
-    from garay.results.anytime import bootstrap_mean, value_at
-
-    if baseline not in by:
-        return ""
-    lines = [f"\nAt {baseline}'s worker-hours (per seed), A minus {baseline}, paired by seed:",
-             "| A | seeds | best validation | its test accuracy |", "|---|---|---|---|"]
-    for arm in sorted(set(by) - {baseline}):
-        seeds = sorted(set(by[arm]) & set(by[baseline]))
-        if len(seeds) < 2:
-            continue
-        cells = []
-        for key, final in (("best", "best_val"), ("test", "best_test")):
-            diffs = [value_at(by[arm][s]["curve"], "worker_seconds", by[baseline][s]["worker_seconds"], key)
-                     - by[baseline][s][final] for s in seeds]
-            m, lo, hi = bootstrap_mean(diffs)
-            cells.append(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-        lines.append(f"| {arm} | {len(seeds)} | " + " | ".join(cells) + " |")
-    if len(lines) == 3:
+    rows = versus_baseline(by, "worker_seconds", lambda s: by[baseline][s]["worker_seconds"], baseline)
+    if not rows:
         return f"\nNo arm shares two finished seeds with {baseline} yet: no comparison at equal cost."
-    return "\n".join(lines)
+    return "\n".join([f"\nAt {baseline}'s worker-hours (per seed), A minus {baseline}, paired by seed:",
+                      "| A | seeds | best validation | its test accuracy |", "|---|---|---|---|", *rows])
+
+
+def by_budget_text(by: dict[str, dict[int, dict]], baseline: str = "random") -> str:
+    """Each arm against the baseline after as many evaluations, at 28 (the study's budget),
+    50 and 75 where the runs went that far, and at the most any run made (a run that ended
+    sooner keeps its final incumbent)."""
+    most = max((len(r["curve"]["evaluations"]) for runs in by.values() for r in runs.values()), default=0)
+    lines = [f"\nBy evaluations, A minus {baseline}, paired by seed:",
+             "| evaluations | A | seeds | best validation | its test accuracy |", "|---|---|---|---|---|"]
+    for n in [n for n in (28, 50, 75) if n < most] + [most]:
+        lines += [f"| {n} " + row for row in versus_baseline(by, "evaluations", lambda s: n, baseline)]
+    return "\n".join(lines) if len(lines) > 3 else ""
 
 
 def spearman(x: list[float], y: list[float]) -> float:
@@ -181,12 +200,11 @@ def run_diagnostics(history: list[dict], best_test: float) -> dict[str, float]:
             "left_on_table": (max(test) - best_test) if test else float("nan")}
 
 
-def why_text(out: Path, by: dict[str, dict[int, dict]]) -> str:
+def why_text(by: dict[str, dict[int, dict]]) -> str:
     """Per arm, mean [bootstrap 95% interval] over seeds of `run_diagnostics`."""
     import math
 
     from garay.results.anytime import bootstrap_mean
-    from garay.results.runlog import read_history
 
     names = ["trained_in_full", "rank_corr_all", "rank_corr_top_fifth", "voice_spread", "left_on_table"]
     lines = [("\nWhy (per run, then mean [bootstrap 95% interval] over seeds): networks trained in "
@@ -195,8 +213,7 @@ def why_text(out: Path, by: dict[str, dict[int, dict]]) -> str:
              "among them minus the winner's:"),
              "| arm | seeds | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
     for arm in sorted(by):
-        per = [run_diagnostics(list(read_history(out / r["job"] / "history.jsonl")), r["best_test"])
-               for r in by[arm].values()]
+        per = [run_diagnostics(r["history"], r["best_test"]) for r in by[arm].values()]
         cells = []
         for n in names:
             vals = [d[n] for d in per if not math.isnan(d[n])]

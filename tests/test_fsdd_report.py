@@ -54,3 +54,12 @@ def test_equal_cost_reads_each_arm_at_the_baselines_worker_seconds():
     row = next(line for line in text.splitlines() if line.startswith("| dear |"))
     assert row == "| dear | 2 | -0.050 [-0.050, -0.050] | -0.050 [-0.050, -0.050] |"
     assert "no comparison" in fsdd.equal_cost_text({"random": by["random"], "dear": {0: by["dear"][0]}})
+
+
+def test_by_budget_reads_every_arm_after_as_many_evaluations_and_keeps_a_short_runs_last():
+    by = {"random": {s: _run(s, [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.6, 0.6]) for s in (0, 1)},
+          # a run that ended after 2 evaluations keeps its incumbent to the end
+          "short": {s: _run(s, [1, 2], [0.3, 0.5], [0.7, 0.8]) for s in (0, 1)}}
+    rows = [line for line in fsdd.by_budget_text(by).splitlines() if line.startswith("| 4 |")]
+    assert rows == ["| 4 | short | 2 | +0.100 [+0.100, +0.100] | +0.200 [+0.200, +0.200] |"]
+    assert fsdd.by_budget_text({"random": by["random"]}) == ""

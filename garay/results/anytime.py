@@ -158,7 +158,7 @@ def _baseline(label: str, groups: dict[str, Any]) -> str | None:
 
 
 def load_runs(sweep_dir: Path, jobs: list[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Each job's group, curve and final figures, from its history.jsonl."""
+    """Each job's group, curve and final figures, and its history, from its history.jsonl."""
     from garay.results.runlog import read_history
 
     runs = []
@@ -168,15 +168,18 @@ def load_runs(sweep_dir: Path, jobs: list[dict[str, Any]], keys: Sequence[str]) 
             continue
         curve = run_curve(history)
         runs.append({"job": job["job"], "group": group_label(job["overrides"], keys), "curve": curve,
+                     "history": history,
                      "seed": job["overrides"].get("seed"),
                      "best_val": float(curve["best"][-1]), "best_test": float(curve["test"][-1]),
                      "evaluations": len(history), "worker_seconds": float(curve["worker_seconds"][-1])})
     return runs
 
 
-def write_anytime(sweep_dir: Path, jobs: list[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Write anytime.csv, compare.csv and anytime.png for a sweep; return compare's rows."""
-    runs = load_runs(sweep_dir, jobs, keys)
+def write_anytime(sweep_dir: Path, jobs: list[dict[str, Any]], keys: Sequence[str],
+                  runs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Write anytime.csv, compare.csv and anytime.png for a sweep; return compare's rows.
+    `runs`: load_runs' result, where the caller has it already."""
+    runs = load_runs(sweep_dir, jobs, keys) if runs is None else runs
     groups: dict[str, list[dict[str, np.ndarray]]] = {}
     for r in runs:
         groups.setdefault(r["group"], []).append(r["curve"])

@@ -223,6 +223,24 @@ def why_text(by: dict[str, dict[int, dict]]) -> str:
     return "\n".join(lines)
 
 
+def check_settings(arms: list[str], extra: list[str], root: Path) -> None:
+    """Each arm's config composed and checked as `garay` checks it (a mistyped key, a bad
+    value), before anything is written: a refused campaign leaves no OUT and no
+    campaign.json that a corrected command would then be refused by."""
+    from garay.api import compose
+    from garay.config.validate import validate
+    from garay.errors import ConfigError
+    from garay.plugins import check
+
+    for arm in arms:
+        try:
+            cfg = compose([*common(root), *ARMS[arm], *extra])
+            validate(cfg)
+            check(cfg)
+        except ConfigError as exc:
+            sys.exit(f"fsdd_strategies: arm {arm}: {exc}")
+
+
 def check_same_protocol(out: Path, extra: list[str], root: Path) -> None:
     """A campaign continued in a later sitting must use the same overrides: its seeds are
     paired and its runs resumed, so a changed setting would mix two protocols silently."""
@@ -247,6 +265,7 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true")
     args, extra = ap.parse_known_args()
     if not args.report_only:  # --report-only reads OUT and writes only its report files
+        check_settings(args.arms, extra, args.data_root)
         args.out.mkdir(parents=True, exist_ok=True)
         check_same_protocol(args.out, extra, args.data_root)
         # seed-major order: a campaign cut short still has every arm on the same seeds

@@ -63,3 +63,15 @@ def test_by_budget_reads_every_arm_after_as_many_evaluations_and_keeps_a_short_r
     rows = [line for line in fsdd.by_budget_text(by).splitlines() if line.startswith("| 4 |")]
     assert rows == ["| 4 | short | 2 | +0.100 [+0.100, +0.100] | +0.200 [+0.200, +0.200] |"]
     assert fsdd.by_budget_text({"random": by["random"]}) == ""
+
+
+def test_a_refused_campaign_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "campaign"
+    for bad in ("train.early_stp=halving", "ga.num_parents=1"):  # a mistyped key; a bad value
+        proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fsdd_strategies.py"), str(out),
+                               "--seeds", "0", bad], capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and bad.split("=")[0] in proc.stderr
+        assert not out.exists()  # no OUT, no campaign.json a corrected command would be refused by

@@ -26,7 +26,7 @@ from garay import plugins
 from garay.config import ConfigError, fitness_rounds, register_configs, validate
 from garay.fidelity.rules import rung_schedule
 from garay.search.genome import Genome
-from garay.results.plots import plot_curves, plot_fitness
+from garay.results.plots import plot_curves, plot_fitness, run_title
 from garay.results.resume import FoundDir, check_free, check_resumable, flatten, run_identity, run_lock
 from garay.results.runlog import SUMMARY, RunLog
 
@@ -221,12 +221,13 @@ def _evolve(cfg: DictConfig, out: Path, runlog: RunLog) -> tuple[dict[str, Any],
         tracker.finish(hparams, summary["best"])
     history = runlog.history()
     metric = plugins.metric_name(plugins.spec_at(cfg, "fitness.metric"))  # the plots name what was optimised
-    plot_fitness(history, out / "fitness.png", title=f"garay run {summary['run_id']}", metric=metric)
-    plot_curves(history, out / "curves.png", title=f"garay run {summary['run_id']}", metric=metric)
+    title = run_title(out)  # the directory the user knows, not the run id inside history.jsonl
+    plot_fitness(history, out / "fitness.png", title=title, metric=metric)
+    plot_curves(history, out / "curves.png", title=title, metric=metric)
     if "front" in summary:
         from garay.results.plots import plot_pareto
 
-        plot_pareto(history, summary["front"], out / "pareto.png", title=f"garay run {summary['run_id']}",
+        plot_pareto(history, summary["front"], out / "pareto.png", title=title,
                     metric=metric)
     return summary, history
 
@@ -248,6 +249,7 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
     log.info("data %s: %s, input shape %s, %d classes; fitness: validation %s, %d validation round(s) x %d "
              "training(s)", dataset.name, dataset.sizes(), dataset.input_shape, dataset.num_classes, metric, rounds,
              cfg.fitness.repeats)
+    warn_small_validation(dataset)
     space = GenomeSpace.from_config(cfg, dataset.input_shape, dataset.num_classes)
     space.check(cfg.seed)  # before Ray starts
     tracker = None
@@ -265,6 +267,19 @@ def _evolve_in(cfg: DictConfig, out: Path, runlog: RunLog, checkpoint: dict[str,
         summary["workers"] = evaluator.num_workers
         summary["workers_max"] = evaluator.most_workers
     return summary, dataset, tracker
+
+
+SMALL_VALIDATION = 50  # fewer validation examples than this: fitness moves in steps above 0.02
+
+
+def warn_small_validation(dataset: Any) -> None:
+    """Say at the start of a run when the validation set is too small to tell networks
+    apart: how many examples it holds, and what one step of fitness is (one example)."""
+    n = min(len(d.y_val) for d in (dataset, *dataset.rounds))
+    if n < SMALL_VALIDATION:
+        log.warning("the validation set holds %d examples: fitness (validation accuracy) moves in steps of %.3f, so "
+                    "networks closer than that cannot be told apart, and a fitness of 1.0 may be luck; more data "
+                    "(or a larger data.val_fraction) gives finer steps", n, 1 / max(n, 1))
 
 
 def search(cfg: DictConfig, space: Any, evaluator: Any, runlog: RunLog, checkpoint: dict[str, Any] | None, *,

@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from garay.config import ConfigError, register_configs, validate
+from garay.errors import reader_may_leave
 from garay.search.genome import Genome, shipped_genomes
 from garay.preflight import refusals
 from garay.results.tables import genome_tables
@@ -188,7 +189,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
     from garay.config import fitness_rounds
     from garay.data import load_dataset
     from garay.execution.evaluation import TrainSettings, evaluation_seed, training_seed
-    from garay.execution.train import DeviceData, train_model
+    from garay.execution.train import DeviceData, predict, train_model
     from garay.execution.weights import save_weights
 
     torch.set_num_threads(cfg.cluster.cpus_per_worker)
@@ -202,19 +203,29 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                                     "longer inputs (data.duration, data.hop_length) may fit it") from None
     rounds = [DeviceData(d, device) for d in (dataset, *dataset.rounds)]
     settings = TrainSettings.from_config(cfg)
-    repeats, best_model, best_val, best_ev = [], None, -1.0, None
+    def one_class(model: Any, data: DeviceData) -> str | None:
+        """The class a network predicts for every validation and test example, if it does
+        (a training that collapsed); else None."""
+        found = torch.cat([predict(model, data.x_val), predict(model, data.x_test)]).unique()
+        return dataset.classes[int(found[0])] if len(found) == 1 else None
+
+    repeats, best_model, best_val, best_ev, best_one = [], None, -1.0, None, None
     for i in range(cfg.repeats):
         seed = evaluation_seed(cfg.seed, genome.hash, 1_000_000 + i)
-        trainings = []
+        trainings, collapsed = [], 0
         for r, data in enumerate(rounds):
             for j in range(settings.repeats):
                 ev, model, _ = train_model(genome, data, settings, device, training_seed(seed, r, j))
                 trainings.append(ev)
+                single = one_class(model, data) if model is not None else None
+                collapsed += single is not None
                 if r == 0 and model is not None and ev.val_accuracy > best_val:
-                    best_model, best_val, best_ev = model, ev.val_accuracy, ev
+                    best_model, best_val, best_ev, best_one = model, ev.val_accuracy, ev, single
         ev = _mean(trainings)
-        repeats.append({"repeat": i, "seed": seed, **ev.to_dict()})
-        log.info("repeat %d: %s val %.4f test %.4f", i, ev.status, ev.val_accuracy, ev.test_accuracy)
+        repeats.append({"repeat": i, "seed": seed, **ev.to_dict(), "collapsed": collapsed})
+        log.info("repeat %d: %s val %.4f test %.4f%s", i, ev.status, ev.val_accuracy, ev.test_accuracy,
+                 f" ({collapsed} of {len(trainings)} training(s) predict one class for every example)"
+                 if collapsed else "")
 
     def spread(key: str) -> dict[str, float]:
         xs = [r[key] for r in repeats]
@@ -225,10 +236,14 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
                "val_accuracy": spread("val_accuracy"), "test_accuracy": spread("test_accuracy"),
                "data": cfg.data.name, "train": OmegaConf.to_container(cfg.train, resolve=True),
                "fitness": {"rounds": len(rounds), "repeats": settings.repeats},
-               "input_shape": list(dataset.input_shape)}
-    if "recorded" in known:  # how much the run's best was flattered by being the best of many
+               "input_shape": list(dataset.input_shape), "sizes": dataset.sizes(),
+               "chance": 1 / dataset.num_classes}
+    if "recorded" in known:
         # fitness against fitness: accuracy, or fitness.metric when the run chose one
-        results["selection_bias"] = known["recorded"]["fitness"] - statistics.fmean(r["fitness"] for r in repeats)
+        shortfall = known["recorded"]["fitness"] - statistics.fmean(r["fitness"] for r in repeats)
+        # How much the run's best was flattered by being the best of many; a retrain that
+        # collapsed to one class falls short for another reason, and is not counted as such.
+        results["selection_bias" if not any(r["collapsed"] for r in repeats) else "shortfall"] = shortfall
     out.mkdir(parents=True, exist_ok=True)  # after the last refusal (the genome fits the data)
     if cfg.save_weights and best_model is not None:
         save_weights(best_model, out / "best_model.npz")
@@ -242,6 +257,7 @@ def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:
             "conv_dim": cfg.blueprint.conv_dim, "val_accuracy": best_val, "test_accuracy": best_ev.test_accuracy,
             "curve": list(best_ev.curve), "losses": list(best_ev.losses), "epochs": best_ev.epochs,
             "params": best_ev.params, "weights": "best_model.npz",
+            **({"predicts_one_class": best_one} if best_one is not None else {}),
             "preprocess": Preprocess.of(cfg.data, dataset).to_dict(),
             # fitness.metric, when the run chose one: its name and this network's scores
             **({"metric": metric_name(cfg.fitness.metric), "val_metric": best_ev.val_metric,
@@ -275,15 +291,55 @@ def _print(results: dict[str, Any], genome: Genome, out: Path) -> None:
     print(genome_tables(genome))
     print("\nrepeat  status    val      test")
     for r in results["repeats"]:
-        print(f"{r['repeat']:>6}  {r['status']:<8}  {r['val_accuracy']:.4f}   {r['test_accuracy']:.4f}")
-    v, t = results["val_accuracy"], results["test_accuracy"]
-    print(f"\nvalidation accuracy {v['mean']:.4f} ± {v['std']:.4f}, test accuracy {t['mean']:.4f} ± {t['std']:.4f} "
-          f"over {len(results['repeats'])} repeats")
+        print(f"{r['repeat']:>6}  {r['status']:<8}  {r['val_accuracy']:.4f}   {r['test_accuracy']:.4f}"
+              + ("   predicts one class for every example" if r.get("collapsed") else ""))
+    print("\n" + scores_line(results))
+    collapsed = [r for r in results["repeats"] if r.get("collapsed")]
+    if collapsed:
+        sizes = results.get("sizes", {})
+        print(f"{len(collapsed)} of {len(results['repeats'])} retrain(s) collapsed: the network predicts one class "
+              f"for every example (chance is {results['chance']:.4f}), so it learned nothing this time "
+              f"({sizes.get('train', '?')} training examples, {results['train'].get('epochs', '?')} epoch(s)); more "
+              "data or epochs make that less likely")
     if "recorded" in results:
         rec = results["recorded"]
-        print(f"the run recorded validation {rec['val_accuracy']:.4f}, test {rec['test_accuracy']:.4f} "
-              f"(selection bias {results['selection_bias']:+.4f})")
+        why = (f"selection bias {results['selection_bias']:+.4f}" if "selection_bias" in results else
+               f"{results['shortfall']:+.4f} short of it: a collapsed training, not selection bias")
+        print(f"the run recorded validation {rec['val_accuracy']:.4f}, test {rec['test_accuracy']:.4f} ({why})")
     print(f"results: {out / RESULTS}")
+
+
+def scores_line(results: dict[str, Any]) -> str:
+    """The retrained scores: mean ± std over several repeats, the score alone for one (a
+    spread of one repeat is no spread)."""
+    v, t, n = results["val_accuracy"], results["test_accuracy"], len(results["repeats"])
+    if n == 1:
+        return (f"validation accuracy {v['mean']:.4f}, test accuracy {t['mean']:.4f} (one repeat: "
+                "repeats=N gives a spread)")
+    return (f"validation accuracy {v['mean']:.4f} ± {v['std']:.4f}, test accuracy {t['mean']:.4f} ± {t['std']:.4f} "
+            f"(mean ± std over {n} repeats)")
+
+
+def named_arguments(argv: Sequence[str]) -> list[str]:
+    """The command line with its bare argument named, as every garay command takes its main
+    argument bare: a folder is `run_dir=`, a file or a shipped genome's name `genome=`
+    (`garay-best outputs/DATE/TIME repeats=1`). Flags and KEY=VALUE pass as they are."""
+    import re
+
+    bare = [a for a in argv if not a.startswith("-") and "=" not in a]
+    if not bare or any(a.startswith("-") for a in argv):  # Hydra's own flags (--cfg job, ...): Hydra's way
+        return list(argv)
+    if len(bare) > 1:
+        raise ConfigError("run_dir", f"takes one run directory or genome, got {len(bare)}: {' '.join(bare)} "
+                                     "(settings are KEY=VALUE)")
+    given = bare[0]
+    key = "run_dir" if Path(given).is_dir() else "genome"
+    if key == "genome" and not Path(given).exists() and given not in shipped_genomes():
+        raise ConfigError("run_dir", f"{given} is neither a run directory, a genome file nor a shipped genome "
+                                     f"({', '.join(shipped_genomes())})")
+    # Hydra reads the value: quote a path with characters its grammar treats specially.
+    value = given if re.fullmatch(r"[\w./:~+@-]+", given) else "'" + given.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return [f"{key}={value}" if a == given else a for a in argv]
 
 
 @hydra.main(version_base="1.3", config_path="pkg://garay.conf", config_name="best")
@@ -292,12 +348,14 @@ def _hydra_main(cfg: DictConfig) -> None:
 
     # conf/best.yaml's preflight callback checked the call before Hydra wrote the folder; a
     # refusal found later (the genome does not fit the data) removes it (garay.preflight).
-    with refusals("garay-best"):
+    with refusals("garay-best"), reader_may_leave():
         retrain(cfg, HydraConfig.get().runtime.output_dir)
 
 
+@reader_may_leave()
 def main() -> None:
-    """`garay-best run_dir=DIR [repeats=N]` or `garay-best genome=FILE [member=I|HASH]`;
+    """`garay-best DIR [repeats=N]` (or run_dir=DIR) or `garay-best FILE|NAME [member=I|HASH]`
+    (or genome=...);
     `garay-best --help [GROUP]`, `garay-best --version` (garay.help)."""
     import sys
 
@@ -305,6 +363,11 @@ def main() -> None:
     from garay.help import answer
 
     answer("garay-best", sys.argv[1:])
+    try:
+        sys.argv[1:] = named_arguments(sys.argv[1:])
+    except ConfigError as exc:
+        print(f"garay-best: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     if all(not a.startswith("-") for a in sys.argv[1:]):  # Hydra's own flags (--cfg, ...): Hydra's way
         try:  # a mistyped key: one line naming it (and the key it may mean), not Hydra's error
             check_overrides(sys.argv[1:], config_name="best")

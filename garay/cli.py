@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from garay.api import check_overrides, evolve
 from garay.config import ConfigError, register_configs
+from garay.errors import reader_may_leave
 from garay.help import answer
 from garay.search.genome import Genome
 from garay.preflight import refusals
@@ -48,7 +49,7 @@ def _print_best(summary: dict[str, Any], out: Path) -> None:
 def _hydra_main(cfg: DictConfig) -> None:
     # conf/config.yaml's preflight callback checked the config before Hydra wrote the run
     # directory; a refusal found later puts it back as it was (garay.preflight).
-    with refusals("garay"):
+    with refusals("garay"), reader_may_leave():
         run(cfg)
 
 
@@ -62,6 +63,7 @@ def multirun_first(argv: list[str]) -> list[str]:
     return flags[:1] + [a for a in argv if a not in MULTIRUN_FLAGS]
 
 
+@reader_may_leave()
 def main() -> None:
     """`garay [overrides]`: run one evolution; `garay -m ...` a multirun (`-m` anywhere);
     `garay --help [GROUP]`, `garay --version` (garay.help; Hydra's: `--hydra-help`)."""

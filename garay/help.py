@@ -13,7 +13,7 @@ from typing import NoReturn, Sequence
 import garay
 from garay.config import reference
 from garay.config.reference import Key
-from garay.config.schema import BestConfig, Config
+from garay.config.schema import RETRAIN_IGNORED, BestConfig, Config
 from garay.search.genome import shipped_genomes
 
 PROGS = tuple(reference.COMMANDS)
@@ -25,8 +25,7 @@ SECTIONS = ("", "ga", "train", "train.augment", "data", "fitness", "cluster", "b
 # torch threads; ga.*, the rest of cluster.* and the genome-drawing blueprint keys change nothing.
 RETRAIN_SECTIONS = ("data", "train", "train.augment", "fitness")
 RETRAIN_KEYS = ("seed", "progress", "blueprint.conv_dim", "cluster.cpus_per_worker")
-# A retrain trains every epoch with garay's own trainer: no early stopping, no train.trainer.
-RETRAIN_IGNORES = ("train.early_stop", "train.eta", "train.grace_epochs", "train.rungs", "train.trainer")
+RETRAIN_IGNORES = tuple(f"train.{k}" for k in RETRAIN_IGNORED)
 
 
 def version_text() -> str:

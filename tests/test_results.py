@@ -32,7 +32,7 @@ def finished_run(tmp_path_factory):
 
 
 def test_garay_best_retrains_and_saves_loadable_weights(finished_run):
-    proc = subprocess.run([sys.executable, "-m", "garay.best", f"run_dir={finished_run}", "repeats=2"],
+    proc = subprocess.run([sys.executable, "-m", "garay.best", str(finished_run), "repeats=2"],  # the run bare
                           capture_output=True, text=True, timeout=600, cwd=finished_run)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "validation accuracy" in proc.stdout and "±" in proc.stdout
@@ -57,7 +57,7 @@ def test_garay_best_retrains_and_saves_loadable_weights(finished_run):
 def test_garay_best_takes_a_genome_file(tmp_path, finished_run):
     genome_file = tmp_path / "g.json"
     genome_file.write_text((finished_run / "best.json").read_text())
-    proc = subprocess.run([sys.executable, "-m", "garay.best", f"genome={genome_file}", "repeats=1", "train.epochs=1",
+    proc = subprocess.run([sys.executable, "-m", "garay.best", str(genome_file), "repeats=1", "train.epochs=1",
                            "data.examples_per_class=20", f"hydra.run.dir={tmp_path / 'out'}"],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]

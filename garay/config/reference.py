@@ -281,8 +281,9 @@ def _cut(text: str, width: int) -> str:
 
 def key_lines(rows: Iterable[Key], width: int = WIDTH, full: bool = False) -> list[str]:
     """A key for `--help`: name=default, allowed values, the meaning's first sentence (cut at
-    a word to the width), in one line (two where a long default or list of allowed values
-    leaves no room). `full`: the whole meaning, wrapped under it."""
+    a word to the width), in one line; where name, default and allowed values reach the
+    column, the meaning goes under them, at the column. `full`: the whole meaning, wrapped
+    under it."""
     out = []
     for k in rows:
         allowed = f" [{'|'.join(k.allowed)}]" if k.allowed else ""
@@ -294,14 +295,10 @@ def key_lines(rows: Iterable[Key], width: int = WIDTH, full: bool = False) -> li
         meaning = first_sentence(k.help)
         if len(text) < COLUMN:
             out.append(_cut(f"{text:<{COLUMN}} {meaning}", width))
-        elif len(text) + 2 + len(meaning) <= width:
-            out.append(f"{text}  {meaning}")
-        else:  # a long default or list of allowed values: the meaning under it, not cut to nothing
+        else:  # a long default or list of allowed values: the meaning under it, at the column
             if len(text) > width:
                 text, meaning = f"  {k.name}={k.default}", f"{allowed.strip()} {meaning}"
-            fits = len(meaning) <= width - 6  # left of the column when that shows all of it
-            indent = min(COLUMN + 1, width - len(meaning)) if fits else COLUMN + 1
-            out += [_cut(text, width), _cut(" " * indent + meaning, width)]
+            out += [_cut(text, width), _cut(" " * (COLUMN + 1) + meaning, width)]
     return out
 
 

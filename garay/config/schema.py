@@ -359,6 +359,11 @@ class BestConfig(Config):
     """Write best_model.npz and best_model.json beside the results."""
 
 
+# A retrain (garay-best, garay-export) trains every epoch with garay's own trainer: these
+# train keys change nothing in it (no early stopping, no train.trainer).
+RETRAIN_IGNORED = ("early_stop", "eta", "grace_epochs", "rungs", "trainer")
+
+
 def register_configs() -> None:
     """Register the schemas; each group's YAML names its schema in its defaults list."""
     from hydra.core.config_store import ConfigStore

@@ -113,6 +113,10 @@ def validate(cfg: Any) -> None:
     _check(data.features in FEATURES, "data.features", f"must be one of {', '.join(FEATURES)}; got {data.features!r}")
     _check(data.name == "synthetic" or data.loader is not None or data.root is not None, "data.root",
            f"is required for data={data.name}")
+    # The synthetic set reads no folder: a data.root without data=folder would silently run on made-up audio.
+    _check(data.name != "synthetic" or data.loader is not None or data.root is None, "data.root",
+           f"is read by data=folder (one sub-folder per class), data=fsdd or data=npz, not data=synthetic "
+           f"(built-in made-up audio); add data=folder to use {data.root}")
     _check(data.sample_rate >= 1, "data.sample_rate", f"must be a positive number of Hz, got {data.sample_rate}")
     _check(data.duration > 0, "data.duration", f"must be positive (seconds), got {data.duration}")
     _check(data.n_mels >= 1, "data.n_mels", f"must be at least 1, got {data.n_mels}")

@@ -43,7 +43,7 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
     recordings = list_fsdd(root, bad) if cfg.name == "fsdd" else \
         list_folder(root, bad, speaker_pattern=cfg.get("speaker_pattern"), exclude=list(cfg.get("exclude") or ()))
     if not recordings and not bad.paths:
-        raise DataError(root, "is empty: no audio files found")
+        raise DataError(root, _empty(root, cfg.name))
     if cfg.split in ("speaker", "hash") and any(r.speaker is None for r in recordings):
         raise ConfigError("data.speaker_pattern", f"is needed for data.split={cfg.split} with data={cfg.name} "
                                                   "(a regex with (?P<speaker>...), or speech_commands)")
@@ -69,6 +69,17 @@ def load_audio(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: boo
             "cache_dir": str(cache.root), "cache_hits": cache.hits, "cache_misses": cache.misses,
             "prepared_on": where, **split_info}
     return split_dataset(x, y, parts, classes, name=cfg.name, info=info, normalize=cfg.get("normalize", "dataset"))
+
+
+def _empty(root: Path, name: str) -> str:
+    """Why a folder gave no recordings, saying what it does hold: data=fsdd reads files
+    directly in the folder, so class sub-folders there mean data=folder was meant."""
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if name == "fsdd" and folders:
+        shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
+        return (f"holds no {{label}}_{{speaker}}_{{take}}.wav files but {len(folders)} sub-folder(s) ({shown}): "
+                "for one sub-folder per class use data=folder")
+    return "is empty: no audio files found"
 
 
 def _split(cfg: Any, root: Path, recordings: list[Recording], y: np.ndarray, rounds: int,

@@ -96,6 +96,11 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
     mode_before = os.environ.get(MODE_VAR)  # Ray sets it for a local instance; ours is put back afterwards
     if address is None:
         kwargs["include_dashboard"] = False
+        if mode_before is None:
+            # What Ray chooses for a local instance when the mode is unset (token
+            # authentication), said explicitly: the same protection without Ray's warning
+            # about a choice the user did not make for an instance only this run uses.
+            use_mode("token")
     else:
         joining = cluster_mode(address)  # a ConfigError in one line for a missing or refused token
         if joining.mode is None:
@@ -117,7 +122,7 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
         use_mode(mode_before)
         raise
     _protect_token_file()
-    log.info("Ray resources: %s", ray.cluster_resources())
+    log.info("Ray resources: %s", resources_text(ray.cluster_resources()))
     keep = _in_multirun()
     try:
         yield implicit_token
@@ -125,6 +130,23 @@ def ray_session(address: str | None, *, ship_code: bool = True, py_modules: Sequ
         if not keep:
             ray.shutdown()
             use_mode(mode_before)
+
+
+def resources_text(resources: dict[str, float]) -> str:
+    """Ray's cluster resources for a person: `2 CPUs, 0 GPUs, 16.4 GB memory, 7.4 GB object
+    store` (Ray gives bytes, and a node:... entry per node, counted here as nodes)."""
+    def gb(key: str) -> str:
+        return f"{resources.get(key, 0) / 1e9:.1f} GB"
+
+    nodes = sum(1 for k in resources if k.startswith("node:") and k != "node:__internal_head__")
+    parts = [f"{resources.get('CPU', 0):g} CPUs", f"{resources.get('GPU', 0):g} GPUs", f"{gb('memory')} memory",
+             f"{gb('object_store_memory')} object store"]
+    if nodes > 1:
+        parts.append(f"{nodes} nodes")
+    custom = [f"{k}={v:g}" for k, v in sorted(resources.items())
+              if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")
+              and not k.startswith("accelerator_type:")]
+    return ", ".join(parts + custom)
 
 
 def _announce(address: str, mode: str, source: str | None) -> None:

@@ -107,6 +107,9 @@ class ProgressBars(Callback):
     def __init__(self, ledger: Ledger, enabled: bool, budget: Optional[int], asynchronous: bool):
         self.ledger, self.enabled, self.budget, self.asynchronous = ledger, enabled, budget, asynchronous
         self.bar: Any = None
+        # The strategy ends a generation as it is told the last record, before the callbacks
+        # hear of that record: the bar closes once it has counted it.
+        self.closing = False
 
     def _open(self, total: Optional[int], desc: str) -> None:
         self._close()
@@ -116,6 +119,7 @@ class ProgressBars(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        self.closing = False
 
     def on_start(self) -> None:
         if self.asynchronous:
@@ -126,13 +130,15 @@ class ProgressBars(Callback):
         if _kind(event) == "CohortStart":
             self._open(event.size, f"gen {event.generation}")
         elif _kind(event) == "GenerationEnd" and not self.asynchronous:
-            self._close()
+            self.closing = True
 
     def on_record(self, record: dict[str, Any], resumed: bool) -> None:
         if self.bar is not None:
             self.bar.update(1)
             if not resumed:
                 self.bar.set_postfix(best=f"{self.ledger.best()['fitness']:.3f}")
+        if self.closing:
+            self._close()
 
     def on_end(self) -> None:
         self._close()

@@ -27,6 +27,32 @@ def legend_below(fig: Any, ax: Any, ncol: int, fontsize: float = 8) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=fontsize, frameon=False)
 
 
+def run_title(run_dir: Path | str) -> str:
+    """A run's figures' title: its directory as the user names it (relative to the working
+    directory when inside it, else its last three parts, outputs/DATE/TIME's shape)."""
+    import os
+
+    path = Path(os.path.abspath(run_dir))
+    try:
+        shown = path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        shown = "/".join(path.parts[-3:])
+    return f"garay run {shown}"
+
+
+def epoch_axis(ax: Any, epochs: int) -> None:
+    """An x axis of whole epochs 1..`epochs`, each ticked when there are few (MaxNLocator
+    alone ticks 0.945 ... 1.050 around a single epoch), with half an epoch of margin."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(0.5, max(epochs, 1) + 0.5)
+    if epochs <= 12:
+        ax.set_xticks(range(1, max(epochs, 1) + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+
+
 def save_figure(fig: Any, path: Path | str) -> None:
     fig.savefig(path, dpi=100)
     pyplot().close(fig)
@@ -91,8 +117,6 @@ def curves_figure(history: Sequence[dict[str, Any]], top: int = 5, title: str = 
                   metric: str = "accuracy") -> Any:
     """curves.png's figure (None without curves): validation accuracy after each epoch, the
     `top` best full trainings (by fitness) in colour, every other one in grey."""
-    from matplotlib.ticker import MaxNLocator
-
     curves = [h for h in history if h.get("curve")]
     if not curves:
         return None
@@ -107,8 +131,7 @@ def curves_figure(history: Sequence[dict[str, Any]], top: int = 5, title: str = 
     for n, h in enumerate(best):
         ax.plot(range(1, len(h["curve"]) + 1), h["curve"], color=f"C{n}", lw=1.6, marker="o", ms=2.5,
                 label=f"{h['hash'][:8]} ({_scores(h, metric)}, {h['params']:,} params)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
-    ax.set_xlabel("epoch")
+    epoch_axis(ax, max(len(h["curve"]) for h in curves))
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1)
     ranked = "" if metric == "accuracy" else f" by validation {metric}"

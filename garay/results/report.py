@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from garay.fidelity.rules import record_rank
-from garay.results.plots import plot_curves, plot_fitness, plot_pareto
+from garay.errors import reader_may_leave
+from garay.results.plots import plot_curves, plot_fitness, plot_pareto, run_title
 from garay.results.tables import curves_table, generation_table, genome_tables, metric_of, pareto_table, scores_text, table
 from garay.search.genome import Genome
 
@@ -31,7 +32,7 @@ def run_report(run_dir: Path) -> str:
         raise FileNotFoundError(f"{run_dir} holds no history.jsonl with evaluations")
     checkpoint = read("checkpoint.json") if not summary else {}  # an unfinished run: what it has so far
     metric = metric_of(summary.get("config") or checkpoint.get("identity"))
-    title = f"garay run {history[0]['run_id']}"
+    title = run_title(run_dir)
     parts = [f"run {history[0]['run_id']}: {len(history)} evaluations"
              + (f", {summary['total_seconds']:.1f} s" if "total_seconds" in summary else "")
              + f"; fitness: validation {metric}"]
@@ -98,6 +99,7 @@ def build_parser() -> "argparse.ArgumentParser":
     return ap
 
 
+@reader_may_leave()
 def main(argv: Sequence[str] | None = None) -> int:
     """`garay-report DIR`: print a run or sweep directory as tables; regenerate its plots."""
     import sys
@@ -106,12 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     d: Path = args.directory
     try:
         if (d / "history.jsonl").exists():
-            print(run_report(d))
+            text = run_report(d)
         elif any(d.glob("*/summary.json")):
-            print(sweep_report(d))
+            text = sweep_report(d)
         else:
             raise FileNotFoundError(f"{d} is neither a garay run (history.jsonl) nor a sweep (*/summary.json)")
     except FileNotFoundError as exc:
         print(f"garay-report: error: {exc}", file=sys.stderr)
         return 2
+    print(text)
     return 0

@@ -6,13 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from garay.config.schema import RETRAIN_IGNORED
 from garay.search.genome import Genome
 
 CARD, CURVE = "MODEL.md", "curve.png"
 
 
-def _spread(d: dict[str, float]) -> str:
-    return f"{d['mean']:.4f} ± {d['std']:.4f} (min {d['min']:.4f}, max {d['max']:.4f})"
+def _spread(d: dict[str, float], n: int) -> str:
+    """Mean, std and range over `n` retrains; the score alone for one (no spread to give)."""
+    if n == 1:
+        return f"{d['mean']:.4f} (one retrain: no spread)"
+    return f"{d['mean']:.4f} ± {d['std']:.4f} (mean ± std; min {d['min']:.4f}, max {d['max']:.4f})"
 
 
 def _data_lines(data: dict[str, Any]) -> list[str]:
@@ -47,19 +51,25 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
         f"{len(model['classes'])} classes: {', '.join(model['classes'])}.", "",
         "## Architecture", "", "```", genome_tables(genome), "```", "",
         "## Scores", "",
-        f"- this network (the best of the retrain's round-one trainings, by validation): validation accuracy "
-        f"{model['val_accuracy']:.4f}, test accuracy {model['test_accuracy']:.4f}"
+        f"- this network (of the retrain's trainings on the split itself, the one with the best validation "
+        f"accuracy): validation accuracy {model['val_accuracy']:.4f}, test accuracy {model['test_accuracy']:.4f}"
         + (f"; the run's fitness, {model['metric']}: validation {model['val_metric']:.4f}, test "
            f"{model['test_metric']:.4f}" if model.get("metric") else ""),
+        *([f"- **warning: this network predicts `{model['predicts_one_class']}` for every validation and test "
+           "example**: its training collapsed, and it has learned nothing to tell the classes apart"]
+          if model.get("predicts_one_class") else []),
         f"- the genome retrained {n} time{'s' if n != 1 else ''}, each scored as the run's fitness "
         f"(the mean of {retrain.get('fitness', {}).get('rounds', 1)} validation round(s) x "
         f"{retrain.get('fitness', {}).get('repeats', 1)} training(s)):",
-        f"  - validation accuracy {_spread(retrain['val_accuracy'])}",
-        f"  - test accuracy {_spread(retrain['test_accuracy'])}",
+        f"  - validation accuracy {_spread(retrain['val_accuracy'], n)}",
+        f"  - test accuracy {_spread(retrain['test_accuracy'], n)}",
     ]
     if "selection_bias" in retrain:
         lines.append(f"  - selection bias (the run's recorded fitness minus the retrained mean fitness): "
                      f"{retrain['selection_bias']:+.4f}")
+    elif "shortfall" in retrain:
+        lines.append(f"  - {retrain['shortfall']:+.4f} below the run's recorded fitness: retrains collapsed to one "
+                     "class, so this is a failed training, not selection bias")
     lines += ["", "## Data", "", *_data_lines(model.get("data", {}))]
     if feats:
         lines.append(f"- input: mono audio at {feats['sample_rate']} Hz, padded or trimmed to {feats['duration']} s, "
@@ -77,7 +87,8 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
               *(["- this genome's training genes (the table above) set its learning rate, weight decay, batch "
                  "size, noise level and augmentations; the `train` values they override are the run's defaults"]
                 if genome.recipe is not None else []),
-              *[f"- `train.{k}`: {v}" for k, v in sorted(train.items()) if not isinstance(v, (dict, list))],
+              *[f"- `train.{k}`: {v}" for k, v in sorted(train.items())
+                if not isinstance(v, (dict, list)) and k not in RETRAIN_IGNORED],
               *([f"- `train.augment.{k}`: {v}" for k, v in sorted(augment.items())] if augmented
                 else [] if genome.recipe is not None else ["- no augmentation but `train.noise_level`"]),
               "", f"![learning curve]({CURVE})", "", "## Files", "",
@@ -87,24 +98,21 @@ def write_card(out: Path, model: dict[str, Any], retrain: dict[str, Any], files:
 
 
 def _plot(path: Path, model: dict[str, Any]) -> None:
-    import matplotlib
+    from garay.results.plots import epoch_axis, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
+    plt = pyplot()
     curve, losses = model.get("curve") or [], model.get("losses") or []
     fig, ax = plt.subplots(figsize=(6, 3.6))
     epochs = range(1, len(curve) + 1)
     ax.plot(epochs, curve, marker="o", label="validation accuracy")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax, max(len(curve), len(losses)))
     ax.set_ylabel("validation accuracy")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     handles = ax.get_lines()
-    if losses:
+    if losses:  # markers: a one-epoch loss is one point, which a line alone would not draw
         ax2 = ax.twinx()
-        handles += ax2.plot(range(1, len(losses) + 1), losses, color="tab:red", linestyle="--", label="training loss")
+        handles += ax2.plot(range(1, len(losses) + 1), losses, color="tab:red", linestyle="--", marker="s", ms=4,
+                            label="training loss")
         ax2.set_ylabel("training loss")
     ax.set_title("learning curve of this network")
     fig.legend(handles, [h.get_label() for h in handles], loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0))

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from garay.errors import ConfigError
+from garay.errors import ConfigError, reader_may_leave
 from garay.serve.card import CARD, CURVE, write_card
 from garay.serve.model import TORCHSCRIPT, WEIGHTS
 from garay.serve.onnx import ONNX_FILE
@@ -124,7 +124,7 @@ def export_model(source: Path | str, out: Path | str | None = None, *, retrain: 
         (staging / CLASSES).write_text(json.dumps(model["classes"]) + "\n")
         import garay
 
-        kept = ("hash", "source", "val_accuracy", "test_accuracy", "fitness", "train", "selection_bias")
+        kept = ("hash", "source", "val_accuracy", "test_accuracy", "fitness", "train", "selection_bias", "shortfall")
         card = {"garay_version": garay.__version__, "exported_from": str(trained), **model, "weights": WEIGHTS,
                 "retrain": {k: results[k] for k in kept if k in results}, "export_check": checks}
         (staging / CARD_DATA).write_text(json.dumps(card, indent=2) + "\n")
@@ -307,6 +307,7 @@ def _parse(argv: Sequence[str]) -> dict[str, Any]:
     return args
 
 
+@reader_may_leave()
 def main(argv: Sequence[str] | None = None) -> None:
     """The `garay-export` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -332,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"training's pipeline within {max(check['torchscript_max_abs_diff'], check['onnx_max_abs_diff']):.1e} "
           f"on {check['probe_examples']} probe inputs\n"
           f"  classify a file: garay-predict {out} FILE.wav")
+    if info.get("predicts_one_class"):
+        print(f"garay-export: warning: this network predicts {info['predicts_one_class']!r} for every validation and "
+              "test example: its training collapsed (see MODEL.md); retrain with more data or epochs", file=sys.stderr)
 
 
 if __name__ == "__main__":

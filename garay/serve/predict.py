@@ -134,7 +134,11 @@ def _write(predictions: list, classes: Sequence[str], fmt: str) -> None:
 
 
 def cli() -> None:
-    raise SystemExit(main())
+    """The `garay-predict` command."""
+    from garay.errors import reader_may_leave
+
+    with reader_may_leave():
+        raise SystemExit(main())
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def _load_genome(cfg: DictConfig) -> tuple[Genome, dict[str, Any], Path | None]:
     """The genome to retrain, what is known of it (its source; the run's recorded accuracy)
     and the run whose settings to retrain it with (None: a bare genome file)."""
     if (cfg.run_dir is None) == (cfg.genome is None):
-        raise ConfigError("run_dir", "give exactly one of run_dir=DIR (a garay run) or genome=FILE|NAME (a genome JSON)")
+        raise ConfigError("run_dir", "give exactly one run directory (garay-best DIR, or run_dir=DIR) or genome "
+                                     "(garay-best FILE|NAME, or genome=FILE|NAME: a genome JSON or a shipped genome)")
     if cfg.genome is not None:
         path, key = genome_path(str(cfg.genome)), "genome"
         run = _from_run(path)
@@ -173,7 +174,7 @@ def _say_data(cfg: DictConfig, known: dict[str, Any], overrides: Sequence[str]) 
         log.info("retraining on data=%s (from the command line)", cfg.data.name)
     else:
         log.info("retraining on data=%s, the default: %s holds no data settings (choose with data=..., or retrain "
-                 "a run's genome with run_dir=RUN)", cfg.data.name, known["source"])
+                 "a run's genome: garay-best RUN_DIR)", cfg.data.name, known["source"])
 
 
 def retrain(cfg: DictConfig, out_dir: Path | str) -> dict[str, Any]:

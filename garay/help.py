@@ -162,16 +162,17 @@ def _best_help() -> str:
              "member) several times and report the mean and spread of its validation and test accuracy.",
              "", "usage:"]
     lines += _usage([
-        ("garay-best run_dir=DIR [repeats=N] [KEY=VALUE ...]", "a run's best genome, the run's settings"),
-        ("garay-best genome=FILE|NAME [repeats=N] [KEY=VALUE ...]", "a genome file or a shipped genome"),
+        ("garay-best RUN_DIR [repeats=N] [KEY=VALUE ...]", "a run's best genome, the run's settings"),
+        ("garay-best FILE|NAME [repeats=N] [KEY=VALUE ...]", "a genome file or a shipped genome"),
+        ("", "(or name it: run_dir=RUN_DIR, genome=FILE|NAME)"),
         ("garay-best --help [GROUP]", "this help, or one group's keys in full"),
         ("garay-best --version", ""),
     ])
     lines += ["", "examples:"]
     lines += _usage([
-        ("garay-best run_dir=outputs/DATE/TIME repeats=5", "a run's best genome, 5 times"),
-        ("garay-best genome=study_table1 data=fsdd data.root=recordings/", "a shipped genome on FSDD"),
-        ("garay-best genome=outputs/DATE/TIME/pareto.json member=2", "a Pareto front's member"),
+        ("garay-best outputs/DATE/TIME repeats=5", "a run's best genome, 5 times"),
+        ("garay-best study_table1 data=fsdd data.root=recordings/", "a shipped genome on FSDD"),
+        ("garay-best outputs/DATE/TIME/pareto.json member=2", "a Pareto front's member"),
     ])
     lines += ["", f"shipped genomes (genome=NAME): {', '.join(shipped_genomes())}",
               "", "its own keys:", *reference.key_lines(keys[:own]),

@@ -120,7 +120,8 @@ NOT_RUN = {
     "make docs": "CI builds the site (.ci/run)",
     "make docs-serve": "serves until stopped; the same build as make docs",
     "python3 -m venv": "installs",
-    ".venv/bin/pip install": "installs",
+    "pip install": "installs",
+    "source .venv/bin/activate": "the test runs the commands from the .venv it runs in (BIN)",
 }
 TINY = ["ga.population_size=3", "ga.num_parents=2", "ga.generations=1", "train.epochs=1",
         "data.examples_per_class=10", "progress=false"]
@@ -210,6 +211,17 @@ def ray_cluster(tmp_path_factory):
     cluster.stop()
 
 
+def test_every_page_runs_the_commands_one_way():
+    """After the README's set-up (make install, then source .venv/bin/activate) a command is
+    `garay ...`, never `.venv/bin/garay ...`: one form on every page."""
+    pages = [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]
+    mixed = [f"{p.relative_to(REPO)}: {line}" for p in pages for line in _commands(p)
+             if re.match(r"(\S+/)?\.venv/bin/(?!activate)", line) or " .venv/bin/garay" in line]
+    assert not mixed, mixed
+    readme = _commands(REPO / "README.md")
+    assert readme.index("source .venv/bin/activate") < min(i for i, c in enumerate(readme) if c.startswith("garay"))
+
+
 def test_the_makefile_run_target_is_garay_with_args():
     recipe = re.search(r"^run:.*\n\t(.*)$", (REPO / "Makefile").read_text(), re.M).group(1)
     assert recipe.strip() == "$(BIN)/garay $(ARGS)"
@@ -234,5 +246,5 @@ def test_the_getting_started_commands_run(tmp_path):
     runner = Runner(tmp_path, None)
     for line in _commands(DOCS / "getting-started.md"):
         runner.run(line)
-    assert [c for c in runner.ran if c.startswith(("make run", ".venv/bin/garay"))]
+    assert [c for c in runner.ran if c.startswith(("make run", "garay "))]
     assert list((tmp_path / "outputs").glob("*/*/best.json"))

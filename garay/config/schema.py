@@ -338,7 +338,7 @@ class Config:
     progress: bool = True
     """Progress bars on stderr."""
     tensorboard: bool = False
-    """Log evaluations and generations to RUN_DIR/tensorboard (garay[tracking])."""
+    """Log evaluations and generations to RUN_DIR/tensorboard (the tensorboard package; make install has it)."""
 
 
 @dataclass

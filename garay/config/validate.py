@@ -59,7 +59,7 @@ def validate(cfg: Any) -> None:
     _check(ga.mode != "tpe" or len(objectives) == 1, "ga.objectives",
            f"ga.mode=tpe maximises fitness alone: set ga.objectives=[fitness], or another ga.mode (got {objectives})")
     _check(ga.mode != "tpe" or importlib.util.find_spec("optuna") is not None, "ga.mode",
-           "tpe needs Optuna: pip install 'garay[bench]' (or optuna)")
+           "tpe needs Optuna (make install has it; elsewhere pip install optuna)")
     _check(ga.max_params is None or ga.max_params >= 1, "ga.max_params", f"must be >= 1 or null, got {ga.max_params}")
     _check(ga.budget_epochs is None or ga.budget_epochs >= 1, "ga.budget_epochs",
            f"must be at least 1, or null (generations decide), got {ga.budget_epochs}")

@@ -20,7 +20,8 @@ class TensorBoardTracker:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise ConfigError("tensorboard", "needs the tensorboard package: pip install 'garay[tracking]'") from None
+            raise ConfigError("tensorboard", "needs the tensorboard package (make install has it; elsewhere "
+                                               "pip install tensorboard)") from None
         self.writer = SummaryWriter(log_dir=str(log_dir))
         # fitness.metric's name (garay.plugins.metric_name) as a tag spells it: f1_score_average_macro
         self.metric = re.sub(r"[^\w.-]+", "_", metric).strip("_") or "metric"

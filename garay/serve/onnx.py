@@ -28,8 +28,8 @@ class OnnxModel(Predictor):
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise ImportError("the ONNX predictor needs onnxruntime: pip install 'garay[export]' "
-                              "(or onnxruntime)") from exc
+            raise ImportError("the ONNX predictor needs onnxruntime (make install has it; elsewhere "
+                              "pip install onnxruntime)") from exc
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

@@ -38,7 +38,7 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError as e:
-        raise ConfigError("ga.mode", "tpe needs Optuna: pip install 'garay[bench]' (or optuna)") from e
+        raise ConfigError("ga.mode", "tpe needs Optuna (make install has it; elsewhere pip install optuna)") from e
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 

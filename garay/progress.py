@@ -36,6 +36,8 @@ def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "eval"
     # No monitor thread: a process with threads is not forked for data preparation.
     tqdm.monitor_interval = 0
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)
+    if not _is_terminal(sys.stderr):
+        _no_repeated_end(bar)
     if tick:
         ticker = _Ticker(bar)
         ticker.start()
@@ -48,6 +50,32 @@ def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "eval"
 
         bar.close = close_and_stop
     return bar
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _no_repeated_end(bar: Any) -> None:
+    """Where stderr is no terminal (a log file, a notebook, CI), each frame stays: closing a
+    bar whose last frame already showed its end would draw that end again (tqdm redraws it
+    with the overall rate, which a terminal overwrites), so it only ends the line then."""
+    close, display = bar.close, bar.display
+    shown = {"n": None}  # the count the last frame drew
+
+    def display_noting(*args: Any, **kwargs: Any) -> Any:
+        shown["n"] = bar.n
+        return display(*args, **kwargs)
+
+    def close_once() -> None:
+        if not bar.disable and shown["n"] == bar.n:
+            bar.display = lambda *args, **kwargs: True  # the end is on the line already
+        close()
+
+    bar.display, bar.close = display_noting, close_once
 
 
 class _Ticker(threading.Thread):

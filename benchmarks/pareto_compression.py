@@ -101,33 +101,42 @@ def arithmetic(values: list[float]) -> str:
 
 def plot(rows: list[dict[str, Any]], so: dict[int, Path], mo: dict[int, Path], path: Path) -> None:
     """Left: validation fitness against parameters, every multi-objective evaluation in
-    grey, each seed's front in its colour, each single-objective best as a star. Right:
-    the fronts' test accuracy against parameters, the same stars at their test accuracy."""
+    grey, each seed's front in its colour (a staircase: the front rises with size), each
+    single-objective best as a star. Right: the same fronts' members at their test
+    accuracy (points joined in order of size: a front chosen by validation need not rise in
+    test accuracy, so no staircase), the same stars at their test accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharex=True, layout="constrained")
     for i, row in enumerate(rows):
         seed, colour = row["seed"], f"C{i % 10}"
         done = history(mo[seed])
         front = sorted(json.loads((mo[seed] / "pareto.json").read_text())["front"], key=lambda r: r["params"])
+        params = [r["params"] for r in front]
         axes[0].scatter([h["params"] for h in done], [h["fitness"] for h in done], s=6, color="0.75",
                         label="every evaluation" if i == 0 else None)
-        for ax, key, star in ((axes[0], "fitness", row["so_best_fitness"]), (axes[1], "test_accuracy", row["so_best_test"])):
-            ax.step([r["params"] for r in front], [r[key] for r in front], where="post", color=colour, lw=1,
-                    marker="o", ms=3, label=f"seed {seed} front" if key == "fitness" else None)
-            ax.scatter([row["so_best_params"]], [star], marker="*", s=120, color=colour, edgecolor="k", zorder=4,
-                       label="fitness-only best" if key == "fitness" and i == 0 else None)
+        axes[0].step(params, [r["fitness"] for r in front], where="post", color=colour, lw=1, marker="o", ms=3,
+                     label=f"seed {seed} front")
+        axes[1].plot(params, [r["test_accuracy"] for r in front], color=colour, lw=0.8, ls=":", marker="o", ms=3)
+        for ax, star in ((axes[0], row["so_best_fitness"]), (axes[1], row["so_best_test"])):
+            ax.scatter([row["so_best_params"]], [star], marker="*", s=120, color=colour, edgecolor="k", zorder=4)
     axes[0].set_ylabel("validation fitness")
     axes[1].set_ylabel("test accuracy")
+    axes[0].set_title("the fronts by validation fitness", fontsize=9)
+    axes[1].set_title("the same members' test accuracy (joined by size)", fontsize=9)
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
-    axes[0].legend(fontsize=7, loc="lower right")
+    # The star's legend entry in no seed's colour: each seed's star has its front's colour.
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], marker="*", ms=11, ls="", markerfacecolor="white", markeredgecolor="k"))
+    labels.append("fitness-only best (its seed's colour)")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("fitness and size (ga.objectives=[fitness,params]) against fitness alone (stars)", fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -262,6 +262,19 @@ def write_outputs(args: argparse.Namespace, results: dict, made: dict) -> None:
     plot(args, rows)
 
 
+# What the docs call each strategy (the config that runs it), and how the figure draws it:
+# the strategies the text compares in strong colours with their bands, the rest thin.
+LABELS = {"random": "random search (ga.mode=random)", "random_2x": "random search, twice the budget",
+          "ga": "the study's GA", "ga_unique": "the study's GA, ga.unique_children=true",
+          "regularized": "ga.mode=regularized", "async_re": "ga.mode=async", "local": "ga.mode=local",
+          "screened": "ga=screened", "screened+re": "ga=screened ga.reevaluate=5",
+          "async_re+re": "ga.mode=async ga.reevaluate=5", "garay_tpe": "ga.mode=tpe (Optuna's TPE in garay)",
+          "tpe": "Optuna's TPE (the peer)"}
+STRONG = {"random": ("black", "-"), "ga": ("tab:blue", "-"), "screened": ("tab:red", "-"),
+          "screened+re": ("tab:red", "--"), "tpe": ("tab:green", "-"), "garay_tpe": ("tab:green", "--")}
+THIN = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:orange", "tab:gray")
+
+
 def plot(args: argparse.Namespace, rows: list) -> None:
     import matplotlib
 
@@ -270,17 +283,23 @@ def plot(args: argparse.Namespace, rows: list) -> None:
 
     spaces = list(dict.fromkeys(r[0] for r in rows))
     strategies = list(dict.fromkeys(r[1] for r in rows))
-    # past ten strategies the colours repeat: the next ten are dashed
-    colour = {st: f"C{i % 10}" for i, st in enumerate(strategies)}
-    dashes = {st: "--" if i >= 10 else "-" for i, st in enumerate(strategies)}
-    fig, axes = plt.subplots(1, len(spaces), figsize=(4.2 * len(spaces), 4.2), squeeze=False)
+    strategies = [st for st in STRONG if st in strategies] + [st for st in strategies if st not in STRONG]
+    thin = iter(THIN * 3)
+    style = {st: STRONG.get(st) or (next(thin), ":" if i % 2 else "-.") for i, st in enumerate(strategies)}
+    fig, axes = plt.subplots(1, len(spaces), figsize=(4.4 * len(spaces), 4.6), squeeze=False, layout="constrained")
     for ax, sp in zip(axes[0], spaces):
-        for st in dict.fromkeys(r[1] for r in rows if r[0] == sp):
+        for st in strategies:
             pts = [r for r in rows if r[0] == sp and r[1] == st]
+            if not pts:
+                continue
             n = [r[2] for r in pts]
-            ax.plot(n, [r[3] for r in pts], label=st, color=colour[st], linestyle=dashes[st],
+            colour, dash = style[st]
+            strong = st in STRONG
+            ax.plot(n, [r[3] for r in pts], label=LABELS.get(st, st), color=colour, linestyle=dash,
+                    lw=1.8 if strong else 1.0, alpha=1.0 if strong else 0.8, zorder=3 if strong else 2,
                     marker="o" if len(pts) <= len(args.budgets) else None)
-            ax.fill_between(n, [r[4] for r in pts], [r[5] for r in pts], color=colour[st], alpha=0.2)
+            if strong:  # bands for the compared strategies only: eleven bands are a tangle
+                ax.fill_between(n, [r[4] for r in pts], [r[5] for r in pts], color=colour, alpha=0.12)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(sp)
@@ -288,10 +307,7 @@ def plot(args: argparse.Namespace, rows: list) -> None:
         ax.set_ylabel("regret of the incumbent (points, seed-mean)")
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    ncol = min(len(labels), 6)
-    legend_rows = -(-len(labels) // ncol)
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.02 + 0.055 * legend_rows, 1, 1))  # room for the legend below the axes
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=9, frameon=False)
     fig.savefig(args.out / "regret.png", dpi=110)
 
 

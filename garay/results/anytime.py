@@ -212,9 +212,9 @@ def plot_anytime(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
-    panels = ((axes[0], "evaluations", "best", "evaluations", "best validation accuracy so far"),
-              (axes[1], "worker_seconds", "best", "worker-hours", "best validation accuracy so far"),
-              (axes[2], "evaluations", "test", "evaluations", "test accuracy of that best genome"))
+    panels = ((axes[0], "evaluations", "best", "evaluations", "best validation accuracy so far, by evaluations"),
+              (axes[1], "worker_seconds", "best", "worker-hours", "best validation accuracy so far, by worker time"),
+              (axes[2], "evaluations", "test", "evaluations", "test accuracy of that best genome, by evaluations"))
     for ax, axis, key, xlabel, title in panels:
         for n, label in enumerate(dict.fromkeys(r["group"] for r in rows)):
             pts = [r for r in rows if r["group"] == label and r["axis"] == axis]

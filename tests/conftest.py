@@ -50,6 +50,29 @@ def fsdd_root() -> Path:
     return FSDD
 
 
+RAY_INIT_ATTEMPTS = 3  # ray.init once failed to start its processes on a loaded machine
+
+
+def init_ray(**kwargs) -> None:
+    """ray.init(**kwargs), tried again (after a shutdown and a pause) when starting or
+    joining fails: a busy machine once left a start-up unfinished. The last failure raises."""
+    import time
+    import warnings
+
+    import ray
+
+    for attempt in range(1, RAY_INIT_ATTEMPTS + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as exc:  # noqa: BLE001 - any start-up failure: try again, then raise it
+            ray.shutdown()
+            if attempt == RAY_INIT_ATTEMPTS:
+                raise
+            warnings.warn(f"ray.init failed (attempt {attempt} of {RAY_INIT_ATTEMPTS}): {exc!r}; trying again")
+            time.sleep(2 * attempt)
+
+
 @pytest.fixture
 def ray_local():
     """A fresh local Ray instance with 2 CPUs (and no GPUs), shut down afterwards."""
@@ -57,7 +80,7 @@ def ray_local():
 
     ray.shutdown()
     # address="local": a new instance, never one another test or process is still tearing down
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_ray(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -81,7 +104,7 @@ def cluster():
         c = Cluster(initialize_head=True, head_node_args={**head, "_system_config": FAST_FAILURE})
         added = [c.add_node(**n) for n in nodes]
         c.wait_for_nodes()
-        ray.init(address=c.address, log_to_driver=False)
+        init_ray(address=c.address, log_to_driver=False)
         clusters.append(c)
         return c, added
 

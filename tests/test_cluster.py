@@ -227,3 +227,36 @@ def test_an_error_in_the_actor_outside_the_trainer_is_a_failed_evaluation(ray_lo
         assert r.evaluation.status == "failed" and r.attempts == 1
         assert r.evaluation.error.startswith("TypeError in the worker: cannot unpack")  # the message, not a list
     assert ev.pool.restarts == 0  # the actor lives on
+
+
+def test_a_failed_ray_start_is_tried_again_then_raised(monkeypatch):
+    """The fixtures' ray.init (tests.conftest.init_ray): a start that fails under load is
+    tried again; one that keeps failing raises its error."""
+    import ray
+
+    from tests import conftest
+
+    calls, downs = [], []
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    monkeypatch.setattr(ray, "shutdown", lambda: downs.append(1))
+
+    def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise TimeoutError("raylet did not start")
+
+    monkeypatch.setattr(ray, "init", flaky)
+    with pytest.warns(UserWarning, match="attempt 1 of 3"):
+        conftest.init_ray(address="local", num_cpus=2)
+    assert len(calls) == 2 and downs == [1] and calls[1] == {"address": "local", "num_cpus": 2}
+
+    calls.clear()
+
+    def down(**kwargs):
+        calls.append(kwargs)
+        raise TimeoutError("down")
+
+    monkeypatch.setattr(ray, "init", down)
+    with pytest.raises(TimeoutError, match="down"), pytest.warns(UserWarning):
+        conftest.init_ray(address="local")
+    assert len(calls) == conftest.RAY_INIT_ATTEMPTS

@@ -111,6 +111,18 @@ def test_readme_is_short_and_its_links_resolve():
     assert not broken, f"README links to files that do not exist: {broken}"
 
 
+def test_no_code_line_scrolls_sideways():
+    """A fenced code line over 95 characters scrolls sideways on the site at 1,400 px
+    (```text blocks wrap by CSS): continue commands with ` \\`, move comments above."""
+    pages = [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]
+    too_long = [f"{page.relative_to(REPO)} ({len(line)}): {line}"
+                for page in pages
+                for block in re.finditer(r"```(\w*)[^\n]*\n(.*?)```", page.read_text(), re.S)
+                if block.group(1) != "text"
+                for line in block.group(2).splitlines() if len(line) > 95]
+    assert not too_long, "code lines over 95 characters:\n" + "\n".join(too_long)
+
+
 # --- the commands the README and the getting-started page show ----------------------------
 
 # Commands shown but not run here, each for its reason.

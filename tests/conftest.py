@@ -73,16 +73,68 @@ def init_ray(**kwargs) -> None:
             time.sleep(2 * attempt)
 
 
-@pytest.fixture
-def ray_local():
-    """A fresh local Ray instance with 2 CPUs (and no GPUs), shut down afterwards."""
+# The local instance ray_local started and keeps for the next test that asks for it: its
+# GCS address, or None. Starting one costs seconds; a test asserts what its own work does.
+_kept: dict[str, str | None] = {"address": None}
+IDLE_WAIT_S = 30  # how long a finished test's actors may take to give back their CPUs
+
+
+def _kept_alive(ray) -> bool:
+    return (_kept["address"] is not None and ray.is_initialized()
+            and ray.get_runtime_context().gcs_address == _kept["address"])
+
+
+def _all_cpus_free(ray) -> bool:
+    """Every CPU of the instance free again (the test's actors gone), waiting a little."""
+    import time
+
+    deadline = time.monotonic() + IDLE_WAIT_S
+    while True:
+        try:
+            if ray.available_resources().get("CPU", 0) >= ray.cluster_resources().get("CPU", 0):
+                return True
+        except Exception:  # noqa: BLE001 - an instance that no longer answers is not kept
+            return False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _drop_kept() -> None:
     import ray
 
-    ray.shutdown()
-    # address="local": a new instance, never one another test or process is still tearing down
-    init_ray(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    if _kept["address"] is not None:
+        _kept["address"] = None
+        ray.shutdown()
+
+
+@pytest.fixture
+def ray_local():
+    """A local Ray instance with 2 CPUs (and no GPUs) for the test. Tests that ask for it
+    one after another share one instance while each leaves it as it found it (every CPU
+    free); any other test, and any fixture that starts its own Ray, shuts it down first
+    (see _no_kept_ray), so a test that does not ask for it finds no Ray running."""
+    import ray
+
+    if not _kept_alive(ray):
+        _kept["address"] = None
+        ray.shutdown()
+        # address="local": a new instance, never one another test or process is still tearing down
+        init_ray(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        _kept["address"] = ray.get_runtime_context().gcs_address
     yield ray
-    ray.shutdown()
+    if not (_kept_alive(ray) and _all_cpus_free(ray)):
+        _drop_kept()
+        ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_ray(request):
+    """A test that does not ask for ray_local runs with no Ray instance of an earlier test:
+    garay starts and stops its own, as it does for a user."""
+    if "ray_local" not in request.fixturenames:
+        _drop_kept()
+    yield
 
 
 FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 2,

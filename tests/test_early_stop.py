@@ -108,6 +108,29 @@ def _lines(path):
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def _run_key(path):
+    """What an uninterrupted run and a resumed one must share: every genome's decisions and
+    scores, and every rung result."""
+    return (sorted((h["generation"], h["hash"], h["status"], h["epochs"], h["val_accuracy"], h["test_accuracy"])
+                   for h in _history(path)),
+            sorted((r["hash"], r["epochs"], r["val_accuracy"]) for r in _rungs(path)))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """extra overrides -> the key of that uninterrupted run (each setting run once)."""
+    runs: dict[tuple, tuple] = {}
+
+    def key(extra: tuple) -> tuple:
+        if extra not in runs:
+            whole = tmp_path_factory.mktemp("whole")
+            subprocess.run(_garay(whole, *extra), check=True, capture_output=True, timeout=600)
+            runs[extra] = _run_key(whole)
+        return runs[extra]
+
+    return key
+
+
 # Killed in the first rung of generation 0; after its first rung's decisions (stopped
 # genomes written, the survivors paused between rungs); in generation 1; and in the
 # generation that spends an epoch budget (its partial results must not end the resumed
@@ -116,16 +139,9 @@ def _lines(path):
     ("rungs.jsonl", 3, []), ("history.jsonl", 6, []), ("history.jsonl", 10, []),
     ("history.jsonl", 11, ["ga.generations=6", "ga.budget_epochs=19"]),
 ])
-def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path, file, count, extra):
-    whole, broken = tmp_path / "whole", tmp_path / "broken"
-    subprocess.run(_garay(whole, *extra), check=True, capture_output=True, timeout=600)
-
-    def key(path):
-        return (sorted((h["generation"], h["hash"], h["status"], h["epochs"], h["val_accuracy"], h["test_accuracy"])
-                       for h in _history(path)),
-                sorted((r["hash"], r["epochs"], r["val_accuracy"]) for r in _rungs(path)))
-
-    expected = key(whole)
+def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path, file, count, extra, uninterrupted):
+    broken = tmp_path / "broken"
+    expected = uninterrupted(tuple(extra))
     proc = subprocess.Popen(_garay(broken, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and _lines(broken / file) < count:
@@ -137,7 +153,7 @@ def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path
     assert len(before) < len(expected[0])
     resumed = subprocess.run(_garay(broken, *extra, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert key(broken) == expected  # same decisions, nothing recorded twice
+    assert _run_key(broken) == expected  # same decisions, nothing recorded twice
     assert _history(broken)[: len(before)] == before
 
 

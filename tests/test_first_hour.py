@@ -206,8 +206,9 @@ def test_ray_resources_read_as_a_person_would_say_them():
 
 
 def test_a_bar_written_to_a_log_shows_its_end_once(capsys):
-    from garay.data.synthetic import make_synthetic
+    from garay.data.synthetic import forget_rendered, make_synthetic
 
+    forget_rendered()
     make_synthetic(examples_per_class=10, progress=True)  # capsys's stderr is no terminal
     frames = capsys.readouterr().err.replace("\r", "\n").splitlines()
     assert len([f for f in frames if f.startswith("synthesizing: 100%")]) == 1, frames

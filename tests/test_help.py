@@ -45,11 +45,12 @@ def _key_names(text: str) -> list[str]:
 
 
 def _entry(text: str, key: reference.Key) -> str:
-    """A key's entry in a help: its line, and the line under it (where a long default
-    pushes the meaning)."""
+    """A key's entry in a help: its line, and the lines under it at the meaning's column
+    (where a long default pushes the meaning, and the allowed values, under it)."""
     lines = text.splitlines()
     [i] = [i for i, line in enumerate(lines) if line.startswith(f"  {key.name}={key.default}")]
-    return " ".join(lines[i:i + 2])
+    under = [line for line in lines[i + 1:i + 3] if line.startswith(" " * (reference.COLUMN + 1))]
+    return " ".join([lines[i], *under[:2]])
 
 
 @pytest.mark.parametrize("prog", PROGS)

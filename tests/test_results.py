@@ -282,8 +282,6 @@ def _outside(fig) -> bool:
 
 def test_plots_keep_legends_off_the_data_epochs_whole_and_labels_readable(metric_run, finished_run, tmp_path,
                                                                           monkeypatch):
-    from matplotlib.ticker import MaxNLocator
-
     from garay.results.plots import plot_pareto
     from garay.results.plots import plot_curves, plot_fitness
     from garay.results.runlog import read_history
@@ -301,7 +299,6 @@ def test_plots_keep_legends_off_the_data_epochs_whole_and_labels_readable(metric
         assert all(t.get_fontsize() >= 8 for t in legend.get_texts()), name
     for name in ("fitness", "curves"):  # generations and epochs are whole numbers
         ax = figures[name].axes[0]
-        assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator), name
         assert all(float(t).is_integer() for t in ax.get_xticks()), name
     labels = figures["pareto"].axes[0].texts  # test scores beside the front's points
     assert labels and all(t.get_fontsize() >= 8 for t in labels)

@@ -24,20 +24,22 @@ def _multirun(tmp_path, *args):
     return proc
 
 
-@pytest.mark.parametrize("experiment, key, values", [
-    ("mutation_rate", "ga.mutation_rate", ["0.1", "0.2", "0.3", "0.4"]),
-    ("noise_level", "train.noise_level", ["0.001", "0.01", "0.1", "1.0"]),
+# The study's two sweeps; the first on Ray (one instance for every job), the second in
+# process: the summary and its plot do not depend on the backend.
+@pytest.mark.parametrize("experiment, key, values, backend", [
+    ("mutation_rate", "ga.mutation_rate", ["0.1", "0.2", "0.3", "0.4"], "ray"),
+    ("noise_level", "train.noise_level", ["0.001", "0.01", "0.1", "1.0"], "inprocess"),
 ])
-def test_ready_experiment_writes_a_sweep_summary(tmp_path, experiment, key, values):
-    _multirun(tmp_path, f"+experiment={experiment}")
+def test_ready_experiment_writes_a_sweep_summary(tmp_path, experiment, key, values, backend):
+    _multirun(tmp_path, f"+experiment={experiment}", f"cluster.backend={backend}")
     with open(tmp_path / "sweep_summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r[key] for r in rows] == values  # one row per job, in job order
     assert all(0 <= float(r["best_val_accuracy"]) <= 1 and r["best_architecture"] for r in rows)
     assert (tmp_path / f"sweep_{key.replace('.', '_')}.png").stat().st_size > 0
-    # One Ray instance served every job of the multirun.
-    nodes = {h["node_id"] for job in range(4) for h in read_history(tmp_path / str(job) / "history.jsonl")}
-    assert len(nodes) == 1
+    if backend == "ray":  # one Ray instance served every job of the multirun
+        nodes = {h["node_id"] for job in range(4) for h in read_history(tmp_path / str(job) / "history.jsonl")}
+        assert len(nodes) == 1
 
 
 def test_seed_sweep_groups_similar_best_architectures(tmp_path):
@@ -67,16 +69,16 @@ def test_genome_distance():
 
 
 def test_search_compare_writes_anytime_curves_and_the_comparison(tmp_path):
-    proc = _multirun(tmp_path, "+experiment=search_compare", "seed=0,1,2", "cluster.backend=inprocess")
+    proc = _multirun(tmp_path, "+experiment=search_compare", "seed=0,1", "cluster.backend=inprocess")
     with open(tmp_path / "sweep_summary.csv") as f:
         jobs = list(csv.DictReader(f))
-    assert len(jobs) == 9 and {j["ga.mode"] for j in jobs} == {"generational", "async", "random"}
+    assert len(jobs) == 6 and {j["ga.mode"] for j in jobs} == {"generational", "async", "random"}
     with open(tmp_path / "anytime.csv") as f:
         curves = list(csv.DictReader(f))
     groups = {"ga.mode=generational", "ga.mode=async", "ga.mode=random"}
     assert {r["group"] for r in curves} == groups and {r["axis"] for r in curves} == {"evaluations", "worker_seconds"}
     for r in curves:
-        assert r["runs"] == "3" and float(r["best_lo"]) <= float(r["best_mean"]) <= float(r["best_hi"])
+        assert r["runs"] == "2" and float(r["best_lo"]) <= float(r["best_mean"]) <= float(r["best_hi"])
     for group in groups:  # best so far never falls, along either axis
         for axis in ("evaluations", "worker_seconds"):
             means = [float(r["best_mean"]) for r in curves if r["group"] == group and r["axis"] == axis]

@@ -282,7 +282,8 @@ def _cut(text: str, width: int) -> str:
 def key_lines(rows: Iterable[Key], width: int = WIDTH, full: bool = False) -> list[str]:
     """A key for `--help`: name=default, allowed values, the meaning's first sentence (cut at
     a word to the width), in one line; where name, default and allowed values reach the
-    column, the meaning goes under them, at the column. `full`: the whole meaning, wrapped
+    column, the meaning goes under them, at the column (and the allowed values under the
+    meaning when they do not fit beside the default). `full`: the whole meaning, wrapped
     under it."""
     out = []
     for k in rows:
@@ -295,10 +296,11 @@ def key_lines(rows: Iterable[Key], width: int = WIDTH, full: bool = False) -> li
         meaning = first_sentence(k.help)
         if len(text) < COLUMN:
             out.append(_cut(f"{text:<{COLUMN}} {meaning}", width))
-        else:  # a long default or list of allowed values: the meaning under it, at the column
-            if len(text) > width:
-                text, meaning = f"  {k.name}={k.default}", f"{allowed.strip()} {meaning}"
+        elif len(text) <= width:  # a long default or list of allowed values: the meaning under it, at the column
             out += [_cut(text, width), _cut(" " * (COLUMN + 1) + meaning, width)]
+        else:  # and no room for the allowed values beside the default: they go under the meaning
+            out += [_cut(f"  {k.name}={k.default}", width), _cut(" " * (COLUMN + 1) + meaning, width),
+                    _cut(" " * (COLUMN + 1) + allowed.strip(), width)]
     return out
 
 

@@ -149,6 +149,18 @@ def synthesize(
     return waves
 
 
+# The waveforms of the last sets rendered, by what decides them (the same numbers whatever
+# the number of processes), newest last: a Hydra multirun's jobs, run one after another in
+# one process, and repeated runs from Python render them once.
+_rendered: dict[tuple, np.ndarray] = {}
+KEPT_SETS = 4  # the default set's waveforms are 64 MB
+
+
+def forget_rendered() -> None:
+    """Drop the waveforms kept from the last call (the next one renders them again)."""
+    _rendered.clear()
+
+
 def make_synthetic(
     *,
     seed: int = 0,
@@ -174,12 +186,21 @@ def make_synthetic(
     rendered on `workers` processes (None: every core)."""
     if not 2 <= num_classes <= 10:
         raise ValueError(f"data.num_classes must be in 2..10, got {num_classes}")
-    rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(num_classes), examples_per_class)
-    log.info("synthetic data: generating %d examples on %d process(es)", len(labels),
-             resolve_workers(workers, (len(labels) + CHUNK - 1) // CHUNK))
-    waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db, rng=rng,
-                       workers=workers, progress=progress)
+    key = (seed, num_classes, examples_per_class, sample_rate, duration, tuple(snr_db))
+    waves = _rendered.get(key)
+    if waves is None:
+        log.info("synthetic data: generating %d examples on %d process(es)", len(labels),
+                 resolve_workers(workers, (len(labels) + CHUNK - 1) // CHUNK))
+        waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db,
+                           rng=np.random.default_rng(seed), workers=workers, progress=progress)
+        waves.setflags(write=False)  # shared by later calls: nobody writes into it
+        while len(_rendered) >= KEPT_SETS:
+            _rendered.pop(next(iter(_rendered)))  # the oldest
+    else:
+        log.info("synthetic data: the %d examples rendered earlier in this process", len(labels))
+        _rendered.pop(key)  # kept as the newest again
+    _rendered[key] = waves
     # One call for the whole set, as always: features of chunks differ in the last bits.
     log.info("synthetic data: computing %s features", features)
     x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc,

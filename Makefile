@@ -31,8 +31,13 @@ install: $(STAMP)  ## create .venv and install garay with its test extras
 run: $(STAMP)  ## run the main job (the study's settings, synthetic data, local Ray); ARGS=overrides
 	$(BIN)/garay $(ARGS)
 
-test: $(STAMP)  ## run the test suite (not the slow tests)
-	$(BIN)/python -m pytest -q
+# The suite on TEST_WORKERS processes (pytest-xdist): much of a test's time waits on Ray's
+# and the CLI's processes starting, which another test's work fills. The tests that share
+# one Ray instance run together on one of them (tests/conftest.py).
+TEST_WORKERS ?= 3
+
+test: $(STAMP)  ## run the test suite (not the slow tests); TEST_WORKERS=N processes (3)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-slow: $(STAMP)  ## run the slow tests only
 	$(BIN)/python -m pytest -q -m slow

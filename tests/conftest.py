@@ -128,6 +128,21 @@ def ray_local():
         ray.shutdown()
 
 
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (`make test` runs `--dist loadgroup`): the tests that ask for
+    ray_local run one after another on one worker, so they share one Ray instance; and
+    the tests of a module with a module-scoped fixture (a finished run, a model package, a
+    cluster) run on one worker, which builds that fixture once. Any other test goes to
+    whichever worker is free."""
+    for item in items:
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        shared = any(d.scope in ("module", "package") for fixturedefs in defs.values() for d in fixturedefs)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        elif "ray_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("ray_local"))
+
+
 @pytest.fixture(autouse=True)
 def _no_kept_ray(request):
     """A test that does not ask for ray_local runs with no Ray instance of an earlier test:

@@ -128,16 +128,21 @@ def ray_local():
         ray.shutdown()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (`make test` runs `--dist loadgroup`): the tests that ask for
-    ray_local run one after another on one worker, so they share one Ray instance; and
-    the tests of a module with a module-scoped fixture (a finished run, a model package, a
-    cluster) run on one worker, which builds that fixture once. Any other test goes to
-    whichever worker is free."""
-    for item in items:
+    """With pytest-xdist (`make test` runs `--dist loadgroup`): every test of a module with
+    a module-scoped fixture (a finished run, a model package, a cluster) runs on one
+    worker, which builds that fixture once; the tests that ask for ray_local run one after
+    another on one worker, so they share one Ray instance. Any other test goes to whichever
+    worker is free."""
+
+    def shares_a_fixture(item) -> bool:
         defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-        shared = any(d.scope in ("module", "package") for fixturedefs in defs.values() for d in fixturedefs)
-        if shared:
+        return any(d.scope in ("module", "package") for fixturedefs in defs.values() for d in fixturedefs)
+
+    shared = {item.module.__name__ for item in items if shares_a_fixture(item)}
+    for item in items:
+        if item.module.__name__ in shared:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
         elif "ray_local" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("ray_local"))

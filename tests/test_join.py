@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_node_cluster(tmp_path_factory):
     """A head and a second node started with `ray start`, one CPU each, that no other Ray
-    instance on the machine sees or is touched by (tests/ray_nodes.py). Returns the
-    environment of a client that knows only the token (RAY_AUTH_TOKEN): garay must
-    switch its client to token mode itself."""
+    instance on the machine sees or is touched by (tests/ray_nodes.py); the module's runs
+    join it one after another. Returns the environment of a client that knows only the
+    token (RAY_AUTH_TOKEN): garay must switch its client to token mode itself."""
     import ray
 
     ray.shutdown()

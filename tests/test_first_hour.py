@@ -110,6 +110,10 @@ def test_plots_of_one_epoch_tick_that_epoch_and_their_title_names_the_run_direct
     monkeypatch.chdir(tmp_path / "here")
     assert run_title(Path("outputs/2026-12-07/19-37-20")) == "garay run outputs/2026-12-07/19-37-20"
     assert run_title(tmp_path / "a" / "b") == f"garay run {tmp_path.name}/a/b"  # outside: its last three parts
+    # A Ray job's driver can find its working directory removed under it (CI, `make submit`):
+    # the title still names the run, from its last three parts.
+    (tmp_path / "here").rmdir()
+    assert run_title(tmp_path / "x" / "y" / "z") == "garay run x/y/z"
 
 
 def test_the_card_plot_marks_each_epoch_of_the_loss(tmp_path, monkeypatch):
@@ -205,11 +209,11 @@ def test_ray_resources_read_as_a_person_would_say_them():
     assert text == "2 CPUs, 0 GPUs, 16.4 GB memory, 7.0 GB object store"
 
 
-def test_a_bar_written_to_a_log_shows_its_end_once(capsys):
+def test_a_bar_written_to_a_log_shows_its_end_once(capsys, tmp_path):
     from garay.data.synthetic import forget_rendered, make_synthetic
 
     forget_rendered()
-    make_synthetic(examples_per_class=10, progress=True)  # capsys's stderr is no terminal
+    make_synthetic(examples_per_class=10, progress=True, cache_dir=tmp_path)  # capsys's stderr is no terminal
     frames = capsys.readouterr().err.replace("\r", "\n").splitlines()
     assert len([f for f in frames if f.startswith("synthesizing: 100%")]) == 1, frames
 

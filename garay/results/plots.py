@@ -32,12 +32,20 @@ def run_title(run_dir: Path | str) -> str:
     directory when inside it, else its last three parts, outputs/DATE/TIME's shape)."""
     import os
 
-    path = Path(os.path.abspath(run_dir))
     try:
-        shown = path.relative_to(Path.cwd()).as_posix()
+        # A Ray job's working directory can be unpacked again (and the old one removed)
+        # while its driver runs: a vanished directory is not "inside".
+        cwd = Path(os.getcwd())
+    except FileNotFoundError:
+        cwd = None
+    path = Path(run_dir)
+    if cwd is not None and not path.is_absolute():
+        path = Path(os.path.normpath(cwd / path))
+    try:
+        shown = path.relative_to(cwd).as_posix() if cwd is not None else None
     except ValueError:
-        shown = "/".join(path.parts[-3:])
-    return f"garay run {shown}"
+        shown = None
+    return f"garay run {shown or '/'.join(path.parts[-3:])}"
 
 
 def epoch_axis(ax: Any, epochs: int) -> None:

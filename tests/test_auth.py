@@ -2,7 +2,7 @@
 cluster's own mode (garay.execution.auth asks its GCS), so a token left in ~/.ray by an earlier
 local run does not stop a join to a cluster without tokens, and a token cluster is joined
 with its token from ~/.ray/auth_token; a missing or wrong token is one line. And the
-token file's permissions. Real Ray processes: ray.cluster_utils and `ray start`."""
+token file's permissions. Real Ray processes: `ray start` clusters."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from ray.cluster_utils import Cluster
 
 from garay.results.runlog import read_history
 from tests.ray_nodes import LocalCluster
@@ -52,28 +51,6 @@ def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:
     return [ln for ln in proc.stderr.splitlines() if ln.startswith("garay: error:")]
 
 
-def test_a_stale_token_does_not_stop_a_join_to_a_cluster_without_tokens(tmp_path, monkeypatch):
-    """`make run` leaves ~/.ray/auth_token; joining a cluster_utils cluster without token
-    authentication afterwards just works (it used to switch to token mode and fail)."""
-    home = _home(tmp_path, secrets.token_hex(32))  # left by an earlier local run
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the cluster runs without token authentication
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
-    try:
-        run_dir = tmp_path / "run"
-        proc = _garay(cluster.address, home, run_dir)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "does not use token authentication: joining without a token" in _output(proc)
-        assert str(home / ".ray" / "auth_token") in _output(proc)  # named as not used
-        history = list(read_history(run_dir / "history.jsonl"))
-        assert len(history) == 3 and all(h["status"] == "ok" for h in history)
-        # RAY_AUTH_MODE=token set by hand (the old workaround's opposite) is overridden, with a warning.
-        forced = _garay(cluster.address, home, tmp_path / "forced", RAY_AUTH_MODE="token")
-        assert forced.returncode == 0, forced.stderr[-3000:]
-        assert "RAY_AUTH_MODE=token is set, but the cluster" in _output(forced)
-    finally:
-        cluster.shutdown()
-
-
 @pytest.fixture(scope="module")
 def ray_start_clusters(tmp_path_factory):
     """Two `ray start` clusters (head and worker each): one with token authentication, one
@@ -91,6 +68,26 @@ def ray_start_clusters(tmp_path_factory):
         for c in (token, open_):
             c.stop()
     assert not token.running() and not open_.running(), "processes left behind"
+
+
+def test_a_stale_token_does_not_stop_a_join_to_a_cluster_without_tokens(ray_start_clusters, tmp_path):
+    """`make run` leaves ~/.ray/auth_token; joining a cluster without token authentication
+    afterwards, by its address, just works (it used to switch to token mode and fail)."""
+    _, open_cluster = ray_start_clusters
+    address = f"127.0.0.1:{open_cluster.gcs_port}"
+    client = {k: v for k, v in open_cluster.env.items() if not k.startswith("RAY_AUTH")}
+    home = _home(tmp_path, secrets.token_hex(32))  # left by an earlier local run
+    run_dir = tmp_path / "run"
+    proc = _garay(address, home, run_dir, client)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "does not use token authentication: joining without a token" in _output(proc)
+    assert str(home / ".ray" / "auth_token") in _output(proc)  # named as not used
+    history = list(read_history(run_dir / "history.jsonl"))
+    assert len(history) == 3 and all(h["status"] == "ok" for h in history)
+    # RAY_AUTH_MODE=token set by hand (the old workaround's opposite) is overridden, with a warning.
+    forced = _garay(address, home, tmp_path / "forced", client, RAY_AUTH_MODE="token")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "RAY_AUTH_MODE=token is set, but the cluster" in _output(forced)
 
 
 def test_a_token_cluster_is_joined_with_its_token_and_a_wrong_or_missing_one_is_one_line(ray_start_clusters, tmp_path):

@@ -44,20 +44,21 @@ def drain(evaluator: RayEvaluator, todo: list[Task]):
     return [evaluator.next_result() for _ in todo]
 
 
-@pytest.mark.parametrize("gpus_per_worker, expected, per_gpu", [(1.0, 4, 1), (0.5, 8, 2)])
-def test_gpu_pinning_two_nodes_two_gpus(cluster, gpus_per_worker, expected, per_gpu):
+def test_gpu_pinning_two_nodes_two_gpus(cluster):
     cluster({"num_cpus": 8, "num_gpus": 2}, {"num_cpus": 8, "num_gpus": 2})
-    ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
-    assert len(ev.pool.slots) == expected  # the default: what the cluster's GPUs allow
-    placements = ev.wait_ready(RAY_PATIENCE_S)
-    pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
-    assert len({node for node, _ in pairs}) == 2
-    assert len(pairs) == 4 and set(pairs.values()) == {per_gpu}
-    for p in placements:
-        assert len(p["gpu_ids"]) == 1 and p["cuda_visible_devices"] == p["gpu_ids"][0]
-    results = drain(ev, tasks(2 * expected))
-    assert all(r.evaluation.status == "ok" and r.gpu_ids and r.node_id for r in results)
-    ev.close()
+    # A whole GPU a worker, then half of one (two workers a GPU), on the same cluster.
+    for gpus_per_worker, expected, per_gpu in ((1.0, 4, 1), (0.5, 8, 2)):
+        ev = RayEvaluator(DATA, SETTINGS, gpus_per_worker=gpus_per_worker, trainer=SleepTrainer(0.05))
+        assert len(ev.pool.slots) == expected  # the default: what the cluster's GPUs allow
+        placements = ev.wait_ready(RAY_PATIENCE_S)
+        pairs = Counter((p["node_id"], tuple(p["gpu_ids"])) for p in placements)
+        assert len({node for node, _ in pairs}) == 2
+        assert len(pairs) == 4 and set(pairs.values()) == {per_gpu}
+        for p in placements:
+            assert len(p["gpu_ids"]) == 1 and p["cuda_visible_devices"] == p["gpu_ids"][0]
+        results = drain(ev, tasks(2 * expected))
+        assert all(r.evaluation.status == "ok" and r.gpu_ids and r.node_id for r in results)
+        ev.close()
 
 
 def _kill_when_busy(ev: RayEvaluator, kill) -> threading.Thread:

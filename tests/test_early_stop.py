@@ -23,7 +23,7 @@ from garay.results.report import main as report_main
 from garay.results.runlog import read_history
 from garay.execution.scheduler import RayEvaluator
 from garay.execution.protocol import Task
-from tests.conftest import RAY_PATIENCE_S
+from tests.conftest import RAY_PATIENCE_S, compose_config
 
 # 9 new genomes in generation 0 and 6 in each later one; rungs at 1 and 2 epochs, then 6.
 HALVING = ["ga.population_size=9", "ga.num_parents=3", "ga.generations=3", "train.epochs=6",
@@ -116,45 +116,43 @@ def _run_key(path):
             sorted((r["hash"], r["epochs"], r["val_accuracy"]) for r in _rungs(path)))
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    """extra overrides -> the key of that uninterrupted run (each setting run once)."""
-    runs: dict[tuple, tuple] = {}
-
-    def key(extra: tuple) -> tuple:
-        if extra not in runs:
-            whole = tmp_path_factory.mktemp("whole")
-            subprocess.run(_garay(whole, *extra), check=True, capture_output=True, timeout=600)
-            runs[extra] = _run_key(whole)
-        return runs[extra]
-
-    return key
-
-
-# Killed in the first rung of generation 0; after its first rung's decisions (stopped
-# genomes written, the survivors paused between rungs); in generation 1; and in the
-# generation that spends an epoch budget (its partial results must not end the resumed
-# run early).
-@pytest.mark.parametrize("file,count,extra", [
-    ("rungs.jsonl", 3, []), ("history.jsonl", 6, []), ("history.jsonl", 10, []),
-    ("history.jsonl", 11, ["ga.generations=6", "ga.budget_epochs=19"]),
-])
-def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path, file, count, extra, uninterrupted):
-    broken = tmp_path / "broken"
-    expected = uninterrupted(tuple(extra))
-    proc = subprocess.Popen(_garay(broken, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_sigkill_between_rungs_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """A real driver process, killed after its first rung's decisions (stopped genomes
+    written, the survivors paused between rungs), resumes to the uninterrupted run's end."""
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    subprocess.run(_garay(whole), check=True, capture_output=True, timeout=600)
+    expected = _run_key(whole)
+    proc = subprocess.Popen(_garay(broken), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and _lines(broken / file) < count:
+    while time.time() < deadline and proc.poll() is None and _lines(broken / "history.jsonl") < 6:
         time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _history(broken)
     assert len(before) < len(expected[0])
-    resumed = subprocess.run(_garay(broken, *extra, "resume=true"), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(_garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert _run_key(broken) == expected  # same decisions, nothing recorded twice
     assert _history(broken)[: len(before)] == before
+
+
+# Killed in the first rung of generation 0; in generation 1; and in the generation that
+# spends an epoch budget (its partial results must not end the resumed run early). What a
+# kill leaves at each point, taken in process (tests/killed.py), then resumed.
+@pytest.mark.parametrize("file,count,extra", [
+    ("rungs.jsonl", 3, []), ("history.jsonl", 10, []), ("history.jsonl", 11, ["ga.generations=6", "ga.budget_epochs=19"]),
+])
+def test_a_run_killed_between_rungs_resumes_to_the_uninterrupted_end(tmp_path, file, count, extra):
+    from tests.killed import run_and_copy_when
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run_and_copy_when(lambda: run(compose_config(*ARGS, *extra), run_dir=whole), whole, killed, file, count)
+    before = _history(killed)
+    assert len(before) < len(_history(whole))
+    run(compose_config(*ARGS, *extra, "resume=true"), run_dir=killed)
+    assert _run_key(killed) == _run_key(whole)  # same decisions, nothing recorded twice
+    assert _history(killed)[: len(before)] == before
 
 
 def test_async_halving_continues_promising_genomes_without_a_barrier(make_cfg, tmp_path, ray_local):

@@ -81,23 +81,27 @@ def test_bad_files_follow_the_same_rules_in_parallel(corpus, tmp_path):
         np.testing.assert_allclose(getattr(kept[1], name), getattr(reference, name), atol=1e-4)
 
 
-def test_synthetic_generation_is_identical_on_several_processes(caplog):
+def test_synthetic_generation_is_identical_on_several_processes(caplog, tmp_path):
     forget_rendered()
-    a = make_synthetic(seed=1, examples_per_class=120, workers=1)  # 1200 examples: 3 chunks
-    forget_rendered()  # rendered again, on 2 processes
-    b = make_synthetic(seed=1, examples_per_class=120, workers=2)
+    a = make_synthetic(seed=1, examples_per_class=120, workers=1, cache_dir=tmp_path / "a")  # 3 chunks
+    forget_rendered()  # rendered again (an empty cache), on 2 processes
+    b = make_synthetic(seed=1, examples_per_class=120, workers=2, cache_dir=tmp_path / "b")
     for name in ("x_train", "y_train", "x_val", "x_test"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     with caplog.at_level("INFO", logger="garay.data.synthetic"):  # the same set again: not rendered again
         c = make_synthetic(seed=1, examples_per_class=120, workers=1)
-    assert "rendered earlier in this process" in caplog.text
+        assert "rendered earlier in this process" in caplog.text
+        forget_rendered()  # another process: the waveforms the first call cached on disk
+        d = make_synthetic(seed=1, examples_per_class=120, workers=1, cache_dir=tmp_path / "a")
+        assert f"from the cache {tmp_path / 'a'}" in caplog.text
     np.testing.assert_array_equal(b.x_train, c.x_train)
+    np.testing.assert_array_equal(a.x_train, d.x_train)
 
 
 def test_progress_bars_show_files_per_second(corpus, tmp_path, capsys):
     load_dataset(folder_cfg(corpus, tmp_path / "c", "data.workers=2"), progress=True)
     forget_rendered()
-    make_synthetic(examples_per_class=60, workers=2, progress=True)
+    make_synthetic(examples_per_class=60, workers=2, progress=True, cache_dir=tmp_path / "s")
     err = capsys.readouterr().err
     assert re.search(r"features: 100%.*400/400.*file/s", err), err[-500:]
     assert re.search(r"synthesizing: 100%.*600/600.*example/s", err), err[-500:]

@@ -26,6 +26,7 @@ from garay.results.runlog import RUNGS, RunLog, read_history
 from garay.search.space import GenomeSpace
 from garay.strategies.search import Search
 from garay.execution.protocol import Result, Task
+from tests.conftest import compose_config
 
 ARGS = ["cluster.backend=inprocess", "ga.population_size=4", "ga.generations=4", "ga.num_parents=2",
         "train.epochs=2", "data.examples_per_class=40", "progress=false", "seed=3"]
@@ -54,48 +55,50 @@ def _kill_when(cmd, ready):
     proc.wait()
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    """mode -> the sorted keys of its uninterrupted run's history (each mode run once)."""
-    runs: dict[str, list] = {}
-
-    def keys(mode: str) -> list:
-        if mode not in runs:
-            whole = tmp_path_factory.mktemp(f"whole-{mode}")
-            subprocess.run(_garay(whole, mode=mode), check=True, capture_output=True, timeout=600)
-            runs[mode] = sorted(_key(h) for h in read_history(whole / "history.jsonl"))
-        return runs[mode]
-
-    return keys
-
-
-# Inside generation 0 (no checkpoint yet), later, and random search (resumed the same way).
-@pytest.mark.parametrize("kill_after,mode", [(1, "generational"), (6, "generational"), (5, "random")])
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, kill_after, mode, uninterrupted):
-    broken = tmp_path / "broken"
-
-    def garay(run_dir, *extra):
-        return _garay(run_dir, *extra, mode=mode)
-
-    expected = uninterrupted(mode)
-    assert len(expected) > kill_after
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    """A real driver process killed inside generation 0 (no checkpoint yet): other settings
+    are refused, and the same ones resume to the uninterrupted run's end."""
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    subprocess.run(_garay(whole), check=True, capture_output=True, timeout=600)
+    expected = sorted(_key(h) for h in read_history(whole / "history.jsonl"))
 
     history = broken / "history.jsonl"
-    _kill_when(garay(broken), lambda: _lines(history) >= kill_after)
+    _kill_when(_garay(broken), lambda: _lines(history) >= 1)
     finished_before = [_key(h) for h in read_history(history)]
     assert 0 < len(finished_before) < len(expected)
 
-    if kill_after == 1:  # other settings are refused even when killed in generation 0 (no checkpoint yet)
-        changed = subprocess.run(garay(broken, "resume=true", "train.epochs=1"), capture_output=True, text=True,
-                                 timeout=600)
-        assert changed.returncode == 2 and "train.epochs" in changed.stderr
+    changed = subprocess.run(_garay(broken, "resume=true", "train.epochs=1"), capture_output=True, text=True,
+                             timeout=600)
+    assert changed.returncode == 2 and "train.epochs" in changed.stderr
 
-    resumed = subprocess.run(garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(_garay(broken, "resume=true"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     got = [_key(h) for h in read_history(history)]
     assert sorted(got) == expected  # nothing lost, nothing trained twice, same results
     assert got[: len(finished_before)] == finished_before
     assert len({h["run_id"] for h in read_history(history)}) == 1
+
+
+def _in_process(*extra, mode="generational"):
+    return compose_config(*ARGS, f"ga.mode={mode}", *extra)
+
+
+# Later (generation 1, a checkpoint written), and random search (resumed the same way):
+# what a kill leaves there, taken in process (tests/killed.py), then resumed.
+@pytest.mark.parametrize("kill_after,mode", [(6, "generational"), (5, "random")])
+def test_a_killed_run_resumes_to_the_uninterrupted_end(tmp_path, kill_after, mode):
+    from tests.killed import run_and_copy_when
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run_and_copy_when(lambda: run(_in_process(mode=mode), run_dir=whole), whole, killed, "history.jsonl", kill_after)
+    expected = sorted(_key(h) for h in read_history(whole / "history.jsonl"))
+    finished_before = [_key(h) for h in read_history(killed / "history.jsonl")]
+    assert len(finished_before) == kill_after < len(expected)
+    run(_in_process("resume=true", mode=mode), run_dir=killed)
+    got = [_key(h) for h in read_history(killed / "history.jsonl")]
+    assert sorted(got) == expected  # nothing lost, nothing trained twice, same results
+    assert got[: len(finished_before)] == finished_before
+    assert len({h["run_id"] for h in read_history(killed / "history.jsonl")}) == 1
 
 
 def test_existing_run_needs_resume_and_same_settings(make_cfg, tmp_path):
@@ -169,21 +172,30 @@ def _check_async_resume(run_dir, before, budget):
     return history, summary
 
 
-# Killed before its first result (only the checkpoint written at the start), early, and
-# near the end of the budget: one genome is lost in flight each time.
-@pytest.mark.parametrize("kill_after", [0, 3, 8])
-def test_async_sigkill_then_resume_keeps_every_result_and_the_budget(tmp_path, kill_after):
+def test_async_sigkill_then_resume_keeps_every_result_and_the_budget(tmp_path):
+    """A real async driver process killed early (one genome lost in flight)."""
     history = tmp_path / "history.jsonl"
-    if kill_after == 0:
-        _kill_when(_garay(tmp_path, mode="async"), lambda: (tmp_path / "checkpoint.json").exists())
-    else:
-        _kill_when(_garay(tmp_path, mode="async"), lambda: _lines(history) >= kill_after)
+    _kill_when(_garay(tmp_path, mode="async"), lambda: _lines(history) >= 3)
     before = list(read_history(history))
-    assert len(before) >= kill_after and len(before) < ASYNC_BUDGET
+    assert len(before) >= 3 and len(before) < ASYNC_BUDGET
     resumed = subprocess.run(_garay(tmp_path, "resume=true", mode="async"), capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _check_async_resume(tmp_path, before, ASYNC_BUDGET)
+
+
+# Killed before its first result (only the checkpoint written at the start), and near the
+# end of the budget: what a kill leaves there, taken in process (tests/killed.py).
+@pytest.mark.parametrize("file,count", [("checkpoint.json", 1), ("history.jsonl", 8)])
+def test_a_killed_async_run_keeps_every_result_and_the_budget(tmp_path, file, count):
+    from tests.killed import run_and_copy_when
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run_and_copy_when(lambda: run(_in_process(mode="async"), run_dir=whole), whole, killed, file, count)
+    before = list(read_history(killed / "history.jsonl"))
+    assert len(before) == (0 if file == "checkpoint.json" else count) < ASYNC_BUDGET
+    run(_in_process("resume=true", mode="async"), run_dir=killed)
+    _check_async_resume(killed, before, ASYNC_BUDGET)
 
 
 def _replay(rungs, keep_fraction):
@@ -198,20 +210,22 @@ def _replay(rungs, keep_fraction):
 
 
 # Killed while the first genome continues past its first rung (it is sent on again), and
-# mid-run after some genomes were stopped.
+# mid-run after some genomes were stopped: what a kill leaves there, taken in process
+# (tests/killed.py; the real kills above and in test_early_stop.py cover a dead driver).
 @pytest.mark.parametrize("file,count", [("rungs.jsonl", 1), ("history.jsonl", 4)])
 def test_async_early_stopping_sigkill_then_resume_decides_alike(tmp_path, file, count):
+    from tests.killed import run_and_copy_when
+
     # Rungs at 1 and 3 epochs (eta 3); a budget of 4 + 2 x 2 genomes.
     extra = ["ga.generations=3", "train.epochs=3", "train.early_stop=halving", "train.grace_epochs=1"]
     budget = GAConfig(population_size=4, generations=3, num_parents=2).budget
-    _kill_when(_garay(tmp_path, *extra, mode="async"), lambda: _lines(tmp_path / file) >= count)
-    before = list(read_history(tmp_path / "history.jsonl"))
-    rungs_before = list(read_history(tmp_path / "rungs.jsonl"))
-    resumed = subprocess.run(_garay(tmp_path, *extra, "resume=true", mode="async"), capture_output=True, text=True,
-                             timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    history, _ = _check_async_resume(tmp_path, before, budget)
-    rungs = list(read_history(tmp_path / "rungs.jsonl"))
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    run_and_copy_when(lambda: run(_in_process(*extra, mode="async"), run_dir=whole), whole, killed, file, count)
+    before = list(read_history(killed / "history.jsonl"))
+    rungs_before = list(read_history(killed / "rungs.jsonl"))
+    run(_in_process(*extra, "resume=true", mode="async"), run_dir=killed)
+    history, _ = _check_async_resume(killed, before, budget)
+    rungs = list(read_history(killed / "rungs.jsonl"))
     assert rungs[: len(rungs_before)] == rungs_before
     assert len({(r["hash"], r["rung"]) for r in rungs}) == len(rungs)  # no rung trained twice
     go = _replay(rungs, 1 / 3)

@@ -277,7 +277,8 @@ class DataConfig:
     val_speakers: list[str] = field(default_factory=list)
     """split=speaker: validation speakers; empty: drawn from the rest."""
     cache_dir: Optional[str] = None
-    """The feature cache; null: $XDG_CACHE_HOME/garay or ~/.cache/garay."""
+    """The feature cache (audio files' features, and the synthetic set's waveforms); null:
+    $XDG_CACHE_HOME/garay or ~/.cache/garay."""
     skip_bad: bool = False
     """true: skip unreadable or misnamed files with a warning instead of stopping."""
     loader: Optional[Any] = None

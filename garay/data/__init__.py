@@ -39,6 +39,7 @@ def load_dataset(cfg: Any, rounds: int = 1, *, progress: bool = False, remote: b
             workers=cfg.get("workers"),
             progress=progress,
             normalize=cfg.get("normalize", "dataset"),
+            cache_dir=cfg.get("cache_dir"),
         )
     # Imported here so that the synthetic default never pays for the audio stack's imports.
     if cfg.name in ("fsdd", "folder"):

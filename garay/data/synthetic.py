@@ -157,8 +157,32 @@ KEPT_SETS = 4  # the default set's waveforms are 64 MB
 
 
 def forget_rendered() -> None:
-    """Drop the waveforms kept from the last call (the next one renders them again)."""
+    """Drop the waveforms kept in this process (the next call reads or renders them again)."""
     _rendered.clear()
+
+
+def _waves(key: tuple, labels: np.ndarray, *, workers: int | None, progress: bool,
+           cache_dir: str | None) -> np.ndarray:
+    """The waveforms `key` decides: from the on-disk cache, or rendered and cached. The
+    cache key holds this module's source too, so a change to the rendering is never
+    served stale."""
+    from pathlib import Path
+
+    from garay.data.cache import FeatureCache, content_hash
+
+    seed, _, _, sample_rate, duration, snr_db = key
+    digest = content_hash(repr(key).encode() + Path(__file__).read_bytes())
+    cache = FeatureCache(cache_dir, "synthetic-waves")
+    waves = cache.get(digest)
+    if waves is not None and waves.shape == (len(labels), int(round(sample_rate * duration))):
+        log.info("synthetic data: %d examples from the cache %s", len(labels), cache.root)
+        return waves
+    log.info("synthetic data: generating %d examples on %d process(es)", len(labels),
+             resolve_workers(workers, (len(labels) + CHUNK - 1) // CHUNK))
+    waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db,
+                       rng=np.random.default_rng(seed), workers=workers, progress=progress)
+    cache.put(digest, waves)
+    return waves
 
 
 def make_synthetic(
@@ -180,27 +204,25 @@ def make_synthetic(
     workers: int | None = 1,
     progress: bool = False,
     normalize: str = "dataset",
+    cache_dir: str | None = None,
 ) -> Dataset:
     """Generate, featurise, split (stratified, seeded) and standardise the synthetic set;
     `rounds` validation rounds (garay.data.splits.validation_rounds); the waveforms are
-    rendered on `workers` processes (None: every core)."""
+    rendered on `workers` processes (None: every core), or read from the cache in
+    `cache_dir` (data.cache_dir; None: the default) where an earlier run rendered them."""
     if not 2 <= num_classes <= 10:
         raise ValueError(f"data.num_classes must be in 2..10, got {num_classes}")
     labels = np.repeat(np.arange(num_classes), examples_per_class)
     key = (seed, num_classes, examples_per_class, sample_rate, duration, tuple(snr_db))
-    waves = _rendered.get(key)
-    if waves is None:
-        log.info("synthetic data: generating %d examples on %d process(es)", len(labels),
-                 resolve_workers(workers, (len(labels) + CHUNK - 1) // CHUNK))
-        waves = synthesize(labels, sample_rate=sample_rate, duration=duration, snr_db=snr_db,
-                           rng=np.random.default_rng(seed), workers=workers, progress=progress)
+    waves = _rendered.pop(key, None)
+    if waves is not None:
+        log.info("synthetic data: the %d examples rendered earlier in this process", len(labels))
+    else:
+        waves = _waves(key, labels, workers=workers, progress=progress, cache_dir=cache_dir)
         waves.setflags(write=False)  # shared by later calls: nobody writes into it
         while len(_rendered) >= KEPT_SETS:
             _rendered.pop(next(iter(_rendered)))  # the oldest
-    else:
-        log.info("synthetic data: the %d examples rendered earlier in this process", len(labels))
-        _rendered.pop(key)  # kept as the newest again
-    _rendered[key] = waves
+    _rendered[key] = waves  # the newest
     # One call for the whole set, as always: features of chunks differ in the last bits.
     log.info("synthetic data: computing %s features", features)
     x = compute_features(waves, sample_rate=sample_rate, kind=features, n_mels=n_mels, n_mfcc=n_mfcc,

@@ -10,7 +10,7 @@ TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.garay-installed
 ARGS ?=
 
-.PHONY: help install run test test-slow docs docs-serve clean
+.PHONY: help install run test test-slow test-full docs docs-serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,8 +39,11 @@ TEST_WORKERS ?= 3
 test: $(STAMP)  ## run the test suite (not the slow tests); TEST_WORKERS=N processes (3)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-test-slow: $(STAMP)  ## run the slow tests only
+test-slow: $(STAMP)  ## run the slow tests only (CI runs them)
 	$(BIN)/python -m pytest -q -m slow
+
+test-full: $(STAMP)  ## run the main jobs at full size (minutes; by hand)
+	$(BIN)/python -m pytest -q -m full
 
 # The documentation site (mkdocs.yml, docs/): MkDocs with the Material theme, the config
 # reference and the CLIs' help generated from the code at build time (docs/hooks/).

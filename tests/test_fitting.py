@@ -147,8 +147,9 @@ def test_trained_genomes_follow_the_blueprint(name, nominal, tmp_path):
     for key in nominal_stats["params"]:
         if key not in SHAPE_PARAMS:  # shape parameters follow the blueprint *given that the genome fits*
             assert d[f"{key}_tv"] < 0.1, key
-    # Re-drawing whole genomes (the old way) fails the same test: it favours short ones.
-    redrawn = compare(genome_stats(trained_genomes(shape, "redraw", RUNS, tmp_path)), nominal_stats)
+    # Re-drawing whole genomes (the old way) fails the same test: it favours short ones. The
+    # gap (length TV above 0.2, a layer shorter) is many times the noise of a quarter of the runs.
+    redrawn = compare(genome_stats(trained_genomes(shape, "redraw", RUNS // 4, tmp_path)), nominal_stats)
     assert redrawn["length_tv"] > 0.2 and redrawn["mean_length"] < -1.0
 
 

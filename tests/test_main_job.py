@@ -1,4 +1,8 @@
-"""The main jobs at full size (slow): `make run`'s defaults, and FSDD with the official split."""
+"""The main jobs at full size: `make run`'s defaults, and FSDD with the official split.
+
+Six minutes of training on two cores, about eighteen on a machine three times slower: run
+by hand (`make test-full`), as the other long experiments are; CI runs the same jobs small
+(tests/test_integration.py, tests/test_audio.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from garay.results.runlog import read_history
 from tests.conftest import compose_config
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_default_main_job(tmp_path, capsys):
     summary = run(compose_config("progress=false"), run_dir=tmp_path)  # the study's meta-parameters
     history = list(read_history(tmp_path / "history.jsonl"))
@@ -23,7 +27,7 @@ def test_default_main_job(tmp_path, capsys):
     assert "Best architecture" in out and "| layer |" in out
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_fsdd_official_split_main_job(tmp_path, fsdd_root):
     cfg = compose_config("progress=false", "data=fsdd", f"data.root={fsdd_root}", "data.split=official",
                          f"data.cache_dir={tmp_path / 'cache'}")

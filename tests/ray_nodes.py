@@ -68,10 +68,14 @@ class LocalCluster:
             RAY_TMPDIR=str(self.temp_dir),  # sessions and the `auto` address file: ours only
         )
         self.env = env
-        (self.gcs_port, self.dashboard_port, self.client_port, self.head_agent_port,
-         self.worker_agent_port) = free_ports(5)
+        self.gcs_port, self.dashboard_port, self.client_port = free_ports(3)
         self.dashboard = f"http://127.0.0.1:{self.dashboard_port}"
         self.procs: list[subprocess.Popen] = []
+
+    # Each node's dashboard agent on a port its OS picks: two nodes on one machine must not
+    # share Ray's default, and a port chosen here and bound later can be taken in between (then
+    # the head's agent serves no HTTP, and every job submission says "No available agent").
+    AGENT_PORT = ("--dashboard-agent-listen-port=0",)
 
     def _start(self, name: str, *args: str) -> None:
         log = open(self.root / f"{name}.log", "w")
@@ -86,13 +90,27 @@ class LocalCluster:
         dashboard = (["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}"]
                      if self.with_dashboard else ["--include-dashboard=false"])
         self._start("head", "--head", "--node-ip-address=127.0.0.1", f"--port={self.gcs_port}", *dashboard,
-                    f"--ray-client-server-port={self.client_port}",
-                    f"--dashboard-agent-listen-port={self.head_agent_port}")
+                    f"--ray-client-server-port={self.client_port}", *self.AGENT_PORT)
         if self.with_dashboard:
             self._wait(lambda: http_status(f"{self.dashboard}/api/version") is not None, timeout, "head dashboard")
         self._start("worker", f"--address=127.0.0.1:{self.gcs_port}", "--node-ip-address=127.0.0.1",
-                    f"--dashboard-agent-listen-port={self.worker_agent_port}")
+                    *self.AGENT_PORT)
         self._wait(lambda: self.alive_nodes() >= 2, timeout, "all nodes")
+        if self.with_dashboard:  # the job API answers before the head's agent can take a job
+            self._wait(self._takes_jobs, timeout, "job agent")
+
+    def _takes_jobs(self) -> bool:
+        """Whether the dashboard accepts a job (a no-op one): it refuses with "No available
+        agent" until the head node's dashboard agent has registered."""
+        headers = {"Content-Type": "application/json",
+                   **({"Authorization": f"Bearer {self.token}"} if self.env.get("RAY_AUTH_MODE") == "token" else {})}
+        request = urllib.request.Request(f"{self.dashboard}/api/jobs/", data=b'{"entrypoint": "true"}',
+                                         headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
 
     def _wait(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

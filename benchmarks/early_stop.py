@@ -126,7 +126,7 @@ def plot(rows: list[dict], policy: str, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, layout="constrained")
     for ax, key, label in ((axes[0], "curve", "best validation accuracy so far"),
                            (axes[1], "test_curve", "test accuracy of that best genome")):
         for n, arm in enumerate(("none", "es")):
@@ -140,8 +140,9 @@ def plot(rows: list[dict], policy: str, path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"mean over {len(rows)} seeds, bootstrap 95%")
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)  # many overrides: lines, never past the edge
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -132,22 +132,9 @@ def differences(expected: Any, actual: Any, where: str = "", tol: float = 0.0) -
 def _kill_snapshot(name: str, after: int, run_dir: Path, into: Path) -> None:
     """Run `name` and copy its directory as it stood when the `after`-th evaluation was
     on disk (before anything else was written): what a SIGKILL then leaves."""
-    from garay.results.runlog import RunLog
+    from tests.killed import run_and_copy_when
 
-    append, taken = RunLog.append, []
-
-    def spy(self: RunLog, record: dict[str, Any], file: str = "history.jsonl") -> None:
-        append(self, record, file)
-        if file == "history.jsonl" and not taken and len(self.history()) == after:
-            shutil.copytree(self.dir, into, ignore=shutil.ignore_patterns(".hydra", "*.log", ".garay.lock"))
-            taken.append(True)
-
-    RunLog.append = spy
-    try:
-        run(name, run_dir)
-    finally:
-        RunLog.append = append
-    assert taken, f"{name} finished fewer than {after} evaluations"
+    run_and_copy_when(lambda: run(name, run_dir), run_dir, into, "history.jsonl", after)
 
 
 def record(root: Path) -> None:

@@ -7,7 +7,6 @@ only a real kill leaves behind (a dead driver's lock file)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -49,7 +48,3 @@ def run_and_copy_when(run: Callable[[], object], run_dir: Path, into: Path, file
         RunLog.append, RunLog.write = append, write
     assert into.exists(), f"{file} never reached {count}"
 
-
-def lines(path: Path) -> list[dict]:
-    """The JSON lines of `path` (none when it does not exist)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
